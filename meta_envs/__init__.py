@@ -1,3 +1,20 @@
-"""meta_envs: a Gymnasium suite of meta-reinforcement-learning environments."""
+"""meta_envs: a Gymnasium suite of meta-reinforcement-learning environments.
+
+A Gymnasium episode of these envs is a *meta-episode*: ``num_sub_episodes`` sub-episodes of
+``sub_episode_length`` steps on one task drawn from a task distribution. ``import meta_envs``
+registers every id::
+
+    import gymnasium as gym
+    import meta_envs
+
+    env = gym.make("meta_envs/RoomsN-v0", n=4)
+"""
+
+from meta_envs.registration import env_ids, register_envs
+from meta_envs.rendering.video import save_video
 
 __version__ = "0.1.0"
+
+register_envs()
+
+__all__ = ["__version__", "env_ids", "register_envs", "save_video"]

@@ -136,6 +136,11 @@ class MetaEnv(gym.Env[np.ndarray, ActType], ABC, Generic[ActType]):
         return self._task
 
     @property
+    def previous_reward(self) -> float:
+        """The reward returned by the last step (0 after reset): what the agent has already seen."""
+        return self._previous_reward
+
+    @property
     def sub_episode(self) -> int:
         """Index of the sub-episode the next action acts in (``N - 1`` after the last step)."""
         return min(self._t // self.sub_episode_length, self.num_sub_episodes - 1)
@@ -228,8 +233,10 @@ class MetaEnv(gym.Env[np.ndarray, ActType], ABC, Generic[ActType]):
         return obs
 
     def _info(self, sub_episode_end: bool) -> dict[str, Any]:
+        task = self._task
         info = {
-            "task": self._task,
+            # A copy: infos must not share objects between calls (users keep them).
+            "task": task.copy() if isinstance(task, np.ndarray) else task,
             "sub_episode": self.sub_episode,
             "step_in_sub_episode": self.step_in_sub_episode,
             "sub_episode_end": sub_episode_end,
