@@ -159,6 +159,14 @@ class MetaEnv(gym.Env[np.ndarray, ActType], ABC, Generic[ActType]):
 
         return reference_returns(self.env_id, **self.reference_kwargs())
 
+    def finite_tasks(self) -> list[Any] | None:
+        """Every task, where the task distribution is uniform over a small finite set (else None).
+
+        Reference returns of deterministic policies are then computed exactly, one meta-episode
+        per task.
+        """
+        return None
+
     def reference_kwargs(self) -> dict[str, Any]:
         """The constructor arguments that change the reference returns (render mode excluded)."""
         return {"num_sub_episodes": self.num_sub_episodes, "sub_episode_length": self.sub_episode_length}
