@@ -1,0 +1,434 @@
+"""The SB3-style facade: ``MAMBA(env).learn(...)``, ``predict``, ``save`` / ``load``.
+
+Orchestration only: the model parts live in ``world_model`` and ``behavior``, collection and replay
+in ``data``. Acting (:meth:`MAMBA.predict`) threads the recurrent state explicitly and never trains.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import torch
+from gymnasium.vector import VectorEnv
+from stable_baselines3.common.callbacks import (
+    BaseCallback,
+    CallbackList,
+    ConvertCallback,
+    ProgressBarCallback,
+)
+from stable_baselines3.common.logger import Logger
+from stable_baselines3.common.utils import configure_logger
+
+from mamba_agent.behavior.actor_critic import ActorCritic
+from mamba_agent.config import (
+    MAMBAConfig,
+    config_from_dict,
+    config_to_dict,
+    make_config,
+    preset_for_env,
+)
+from mamba_agent.data.batch import Batch
+from mamba_agent.data.collector import Collector, CollectResult
+from mamba_agent.data.replay import MetaEpisodeReplay, wm_horizon
+from mamba_agent.data.spaces import (
+    ActionCodec,
+    check_observation_space,
+    env_id_of,
+    make_vector_env,
+    needs_augmentation,
+)
+from mamba_agent.world_model.model import WorldModel
+from mamba_agent.world_model.rssm import RSSMState, gumbel_noise
+
+__all__ = ["MAMBA"]
+
+State = tuple[np.ndarray, np.ndarray, np.ndarray]
+"""Recurrent acting state, batched: (h (n, D), z (n, S*C), previous action vector (n, A))."""
+
+
+def _device(device: str | torch.device) -> torch.device:
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class MAMBA:
+    """MAMBA meta-RL learner (DreamerV3 world model on whole meta-episodes).
+
+    Args:
+        env: a registered env id, a ``gymnasium.Env`` or a ``gymnasium.vector.VectorEnv`` whose
+            episodes are meta-episodes (None only via :meth:`load`).
+        preset: a name from :data:`mamba_agent.config.PRESETS`, or "auto": the env id's preset
+            (the paper-scale one on CUDA, its ``_cpu`` variant on CPU).
+        device: "auto", "cpu", "cuda", ...
+        seed: seeds torch, the numpy generators and the env resets.
+        verbose: 0 silent, 1 logs to stdout.
+        tensorboard_log: folder for TensorBoard logs (CSV is written there too).
+        **overrides: any config field by name (``deter=128``, ``dreamer_vanilla=True``...).
+    """
+
+    def __init__(self, env: str | gym.Env | VectorEnv | None, preset: str = "auto",
+                 device: str | torch.device = "auto", seed: int | None = None, verbose: int = 0,
+                 tensorboard_log: str | None = None, **overrides: Any) -> None:
+        self.device = _device(device)
+        if preset == "auto":
+            preset = preset_for_env(env_id_of(env), cpu=self.device.type == "cpu")
+        self.preset = preset
+        self.config = make_config(preset, **overrides)
+        self.seed = int(np.random.SeedSequence().entropy % 2**31) if seed is None else int(seed)
+        self.verbose, self.tensorboard_log = verbose, tensorboard_log
+        self.env: VectorEnv | None = None
+        self.augment = False
+        if env is None:
+            raise ValueError("MAMBA needs an env (use MAMBA.load(path) to load without one)")
+        self.augment = needs_augmentation(env, self.config.train.augment_obs)
+        venv = make_vector_env(env, self.config.train.num_envs, self.augment,
+                               self.config.train.time_scale)
+        self._build(venv.single_observation_space, venv.single_action_space)
+        self._attach_env(venv)
+
+    # -- construction ---------------------------------------------------------------------------
+    def _build(self, obs_space: gym.Space, act_space: gym.Space) -> None:
+        cfg = self.config
+        self.observation_space, self.action_space = obs_space, act_space
+        self.obs_dim = check_observation_space(obs_space)
+        self.codec = ActionCodec(act_space)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(self.seed)
+            self.world_model = WorldModel(cfg.world_model, self.obs_dim, self.codec.dim)
+            wm = cfg.world_model
+            self.actor_critic = ActorCritic(cfg.behavior, self.world_model.feat_dim, self.codec.dim,
+                                            self.codec.discrete, wm.head_units, wm.head_layers,
+                                            wm.bins, wm.unimix)
+        self.world_model.to(self.device)
+        self.actor_critic.to(self.device)
+        self._move_optimizers()
+        self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
+        self.act_generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
+        self.rng = np.random.default_rng(self.seed)
+        self.replay = MetaEpisodeReplay(cfg.replay.replay_capacity, cfg.replay.dreamer_vanilla,
+                                        cfg.replay.window_length)
+        self.num_timesteps = 0
+        self._n_updates = 0
+        self._update_carry = 0.0
+        self._episodes_done = 0
+        self._logger: Logger | None = None
+        self._ep_returns: deque[float] = deque(maxlen=100)
+        self._ep_sub_returns: deque[list[float]] = deque(maxlen=100)
+
+    def _move_optimizers(self) -> None:
+        for opt in (self.world_model.optimizer, self.actor_critic.actor_opt,
+                    self.actor_critic.critic_opt):
+            for st in opt.state.values():
+                for k, v in st.items():
+                    if torch.is_tensor(v) and k != "step":
+                        st[k] = v.to(self.device)
+
+    def _attach_env(self, venv: VectorEnv) -> None:
+        if venv.single_observation_space.shape != self.observation_space.shape:
+            raise ValueError(
+                f"observation space {venv.single_observation_space} does not match the model's "
+                f"{self.observation_space} (augment_obs={self.augment})")
+        if venv.single_action_space != self.action_space:
+            raise ValueError(f"action space {venv.single_action_space} does not match the "
+                             f"model's {self.action_space}")
+        self.env = venv
+        self.collector = Collector(venv, self.codec.dim)
+        self._collector_seeded = False
+
+    # -- SB3 compatibility ----------------------------------------------------------------------
+    def get_env(self) -> VectorEnv | None:
+        """The vector env used for collection (callbacks see it as ``training_env``)."""
+        return self.env
+
+    def get_vec_normalize_env(self) -> None:
+        """SB3 compatibility: MAMBA uses no VecNormalize."""
+        return None
+
+    @property
+    def logger(self) -> Logger:
+        """SB3 logger (stdout / CSV / TensorBoard depending on ``verbose`` and ``tensorboard_log``)."""
+        if self._logger is None:
+            self._logger = configure_logger(self.verbose, None, "MAMBA", True)
+        return self._logger
+
+    def set_logger(self, logger: Logger) -> None:
+        """Use ``logger`` instead of the default one."""
+        self._logger = logger
+
+    @property
+    def replay_buffer(self) -> MetaEpisodeReplay:
+        """The meta-episode replay (SB3's CheckpointCallback saves it when asked)."""
+        return self.replay
+
+    # -- acting ---------------------------------------------------------------------------------
+    def initial_state(self, n: int) -> State:
+        """Acting state of ``n`` fresh meta-episodes (reset by ``episode_start`` anyway)."""
+        with torch.no_grad():
+            init = self.world_model.rssm.initial(n)
+        return (init.deter.cpu().numpy(), init.stoch.cpu().numpy(),
+                np.zeros((n, self.codec.dim), np.float32))
+
+    @torch.no_grad()
+    def _act(self, obs: np.ndarray, state: State, is_first: np.ndarray, deterministic: bool
+             ) -> tuple[np.ndarray, State]:
+        dev = self.device
+        wm = self.world_model
+        prev = RSSMState(torch.as_tensor(state[0], device=dev), torch.as_tensor(state[1], device=dev))
+        prev_action = torch.as_tensor(state[2], device=dev)
+        first = torch.as_tensor(is_first, device=dev, dtype=torch.bool)
+        embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
+        n = obs.shape[0]
+        noise = None
+        if not deterministic:
+            noise = gumbel_noise((n, wm.rssm.stoch, wm.rssm.classes), self.act_generator, dev)
+        post = wm.rssm.obs_step(prev, prev_action, embed, first, noise, mode=deterministic)
+        actor = self.actor_critic.actor
+        dist = actor(post.feat())
+        if deterministic:
+            action = dist.mode()
+        else:
+            action = dist.rsample(actor.noise((n,), self.act_generator, dev))
+        if not self.codec.discrete:
+            action = action.clamp(-1.0, 1.0)
+        vec = action.float().cpu().numpy()
+        return vec, (post.deter.cpu().numpy(), post.stoch.cpu().numpy(), vec)
+
+    def predict(self, observation: np.ndarray, state: State | None = None,
+                episode_start: np.ndarray | None = None, deterministic: bool = False
+                ) -> tuple[np.ndarray, State]:
+        """Action(s) for ``observation`` (O,) or (n, O), threading the recurrent ``state`` as
+        sb3-contrib's RecurrentPPO does: pass back the returned state with ``episode_start`` True
+        at meta-episode starts. ``state=None`` starts fresh meta-episodes. Never trains."""
+        obs = np.asarray(observation, dtype=np.float32)
+        single = obs.ndim == 1
+        obs = obs[None] if single else obs
+        if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
+            hint = (" (this model appends [previous reward, t/T]: wrap the env with "
+                    "mamba_agent.data.wrappers.MetaFeatures)" if self.augment else "")
+            raise ValueError(f"observation of shape {np.shape(observation)} does not match the "
+                             f"model's observation size {self.obs_dim}{hint}")
+        n = obs.shape[0]
+        if state is None:
+            state = self.initial_state(n)
+            start = np.ones(n, dtype=bool)
+        else:
+            start = (np.zeros(n, bool) if episode_start is None
+                     else np.asarray(episode_start, dtype=bool).reshape(n))
+        vec, new_state = self._act(obs, state, start, deterministic)
+        action = self.codec.to_env(vec)
+        return (action[0] if single else action), new_state
+
+    # -- learning -------------------------------------------------------------------------------
+    def _init_callback(self, callback: Any, progress_bar: bool) -> BaseCallback:
+        if isinstance(callback, list):
+            callback = CallbackList(callback)
+        if callback is not None and not isinstance(callback, BaseCallback):
+            callback = ConvertCallback(callback)
+        if progress_bar:
+            callback = CallbackList(([callback] if callback else []) + [ProgressBarCallback()])
+        if callback is None:
+            callback = CallbackList([])
+        callback.init_callback(self)  # type: ignore[arg-type]
+        return callback
+
+    def train(self, gradient_steps: int) -> dict[str, float]:
+        """``gradient_steps`` updates (world model, then actor-critic); returns mean metrics."""
+        cfg = self.config
+        sums: dict[str, float] = {}
+        horizon = None
+        if not cfg.replay.dreamer_vanilla:
+            horizon = wm_horizon(self.num_timesteps, cfg.replay.horizon_start,
+                                 cfg.replay.horizon_steps, self.replay.max_length())
+        for _ in range(gradient_steps):
+            t0 = time.perf_counter()
+            arrays = self.replay.sample(cfg.replay.batch_size, self.rng, horizon)
+            batch = Batch.from_numpy(arrays, self.device)
+            metrics, post = self.world_model.train_step(batch, self.generator)
+            metrics.update(self.actor_critic.train_step(self.world_model, post, batch.is_terminal,
+                                                        self.generator))
+            metrics["time/update_seconds"] = time.perf_counter() - t0
+            metrics["world_model/horizon"] = float(batch.shape[1])
+            self._n_updates += 1
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + v
+        return {k: v / max(gradient_steps, 1) for k, v in sums.items()}
+
+    def _policy(self) -> Any:
+        n = self.env.num_envs  # type: ignore[union-attr]
+        self._acting_state = self.initial_state(n)
+
+        def policy(obs: np.ndarray, is_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+            vec, self._acting_state = self._act(obs, self._acting_state, is_first, False)
+            return self.codec.to_env(vec), vec
+
+        return policy
+
+    def _random_policy(self, obs: np.ndarray, is_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        return self.codec.random(obs.shape[0], self.rng)
+
+    def learn(self, total_timesteps: int, callback: Any = None, log_interval: int | None = None,
+              tb_log_name: str = "MAMBA", reset_num_timesteps: bool = True,
+              progress_bar: bool = False) -> MAMBA:
+        """Train for ``total_timesteps`` real env steps (prefill included). ``callback``: an SB3
+        callback, a list of them, or a function(locals, globals) -> bool. Returns self."""
+        if self.env is None:
+            raise ValueError("this model has no env: pass env= to MAMBA.load or set_env")
+        cfg = self.config.train
+        log_interval = cfg.log_interval if log_interval is None else log_interval
+        if reset_num_timesteps or self._logger is None:
+            self._logger = configure_logger(self.verbose, self.tensorboard_log, tb_log_name,
+                                            reset_num_timesteps)
+        if reset_num_timesteps:
+            self.num_timesteps = 0
+            self._collector_seeded = False
+        else:
+            total_timesteps += self.num_timesteps
+        if not self._collector_seeded:
+            self.collector.reset(seed=self.seed + 1000 * self._episodes_done)
+            self._collector_seeded = True
+        callback = self._init_callback(callback, progress_bar)
+        callback.on_training_start(locals(), globals())
+        policy, start_time, start_steps = self._policy(), time.time(), self.num_timesteps
+        iteration, stats, keep_going = 0, {}, True
+
+        def on_step(step_locals: dict[str, Any]) -> bool:
+            nonlocal keep_going
+            self.num_timesteps += int(step_locals["real_steps"])
+            callback.update_locals(step_locals)
+            keep_going = bool(callback.on_step())
+            return keep_going and self.num_timesteps < total_timesteps
+
+        while self.num_timesteps < total_timesteps and keep_going:
+            prefill = len(self.replay) < cfg.prefill_episodes
+            act = self._random_policy if prefill else policy
+            want = cfg.prefill_episodes - len(self.replay) if prefill else self.env.num_envs
+            callback.on_rollout_start()
+            result = self.collector.collect(act, max(want, 1), on_step=on_step)
+            callback.on_rollout_end()
+            self._store(result)
+            if not prefill and len(self.replay) > 0:
+                self._update_carry += cfg.train_ratio * result.steps / self.env.num_envs
+                n_updates = int(self._update_carry)
+                self._update_carry -= n_updates
+                if n_updates:
+                    stats = self.train(n_updates)
+            iteration += 1
+            if log_interval and iteration % log_interval == 0:
+                self._log(stats, start_time, start_steps)
+        callback.on_training_end()
+        return self
+
+    def _store(self, result: CollectResult) -> None:
+        for ep in result.episodes:
+            self.replay.add(ep)
+        self._episodes_done += len(result.episodes)
+        self._ep_returns.extend(result.returns)
+        self._ep_sub_returns.extend(result.sub_episode_returns)
+
+    def _log(self, stats: dict[str, float], start_time: float, start_steps: int) -> None:
+        log = self.logger
+        elapsed = max(time.time() - start_time, 1e-9)
+        if self._ep_returns:
+            log.record("rollout/return", float(np.mean(self._ep_returns)))
+            subs = [s for s in self._ep_sub_returns if len(s) == len(self._ep_sub_returns[-1])]
+            if subs and len(subs[0]) > 1:
+                for k, v in enumerate(np.mean(subs, 0)):
+                    log.record(f"rollout/sub_episode_{k}_return", float(v))
+        log.record("rollout/episodes", self._episodes_done)
+        log.record("time/fps", int((self.num_timesteps - start_steps) / elapsed))
+        log.record("time/total_timesteps", self.num_timesteps, exclude="tensorboard")
+        log.record("time/time_elapsed", int(elapsed), exclude="tensorboard")
+        log.record("train/n_updates", self._n_updates)
+        for k, v in stats.items():
+            log.record(k, v)
+        log.dump(step=self.num_timesteps)
+
+    def dump_logs(self) -> None:
+        """Write the recorded metrics now (SB3 compatibility)."""
+        self.logger.dump(step=self.num_timesteps)
+
+    # -- persistence ----------------------------------------------------------------------------
+    def _state(self) -> dict[str, Any]:
+        return {
+            "config": config_to_dict(self.config), "preset": self.preset, "seed": self.seed,
+            "observation_space": self.observation_space, "action_space": self.action_space,
+            "augment": self.augment, "world_model": self.world_model.state_dict(),
+            "actor_critic": self.actor_critic.state_dict(),
+            "wm_opt": self.world_model.optimizer.state_dict(),
+            "actor_opt": self.actor_critic.actor_opt.state_dict(),
+            "critic_opt": self.actor_critic.critic_opt.state_dict(),
+            "counters": {"num_timesteps": self.num_timesteps, "n_updates": self._n_updates,
+                         "update_carry": self._update_carry, "episodes": self._episodes_done},
+            "rng": self.rng.bit_generator.state,
+            "generator": self.generator.get_state(), "act_generator": self.act_generator.get_state(),
+        }
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write config, weights, optimiser states, return normaliser, slow critic, counters,
+        schedule position and generator states to ``path`` (".zip" added when it has no suffix)."""
+        path = Path(path)
+        if path.suffix == "":
+            path = path.with_suffix(".zip")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save(self._state(), path)
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, env: str | gym.Env | VectorEnv | None = None,
+             device: str | torch.device = "auto", **kwargs: Any) -> MAMBA:
+        """Load a model saved with :meth:`save` (on any device: tensors are mapped to ``device``).
+        ``env`` (optional) must have the saved observation and action spaces."""
+        path = Path(path)
+        if not path.exists() and path.with_suffix(".zip").exists():
+            path = path.with_suffix(".zip")
+        dev = _device(device)
+        data = torch.load(path, map_location=dev, weights_only=False)
+        self = cls.__new__(cls)
+        self.device, self.preset, self.seed = dev, data["preset"], data["seed"]
+        self.config: MAMBAConfig = config_from_dict(data["config"])
+        self.verbose = kwargs.get("verbose", 0)
+        self.tensorboard_log = kwargs.get("tensorboard_log")
+        self.augment, self.env = data["augment"], None
+        self._build(data["observation_space"], data["action_space"])
+        self.world_model.load_state_dict(data["world_model"])
+        self.actor_critic.load_state_dict(data["actor_critic"])
+        self.world_model.optimizer.load_state_dict(data["wm_opt"])
+        self.actor_critic.actor_opt.load_state_dict(data["actor_opt"])
+        self.actor_critic.critic_opt.load_state_dict(data["critic_opt"])
+        self._move_optimizers()
+        c = data["counters"]
+        self.num_timesteps, self._n_updates = c["num_timesteps"], c["n_updates"]
+        self._update_carry, self._episodes_done = c["update_carry"], c["episodes"]
+        self.rng.bit_generator.state = data["rng"]
+        for gen, key in ((self.generator, "generator"), (self.act_generator, "act_generator")):
+            try:
+                gen.set_state(data[key].cpu())
+            except RuntimeError:  # saved on another device type: generator states differ
+                gen.manual_seed(self.seed + self._n_updates + (key == "act_generator"))
+        if env is not None:
+            self.set_env(env)
+        return self
+
+    def set_env(self, env: str | gym.Env | VectorEnv) -> None:
+        """Attach an env for further ``learn`` calls (its spaces must match the model's)."""
+        venv = make_vector_env(env, self.config.train.num_envs, self.augment,
+                               self.config.train.time_scale)
+        self._attach_env(venv)
+
+    def save_replay_buffer(self, path: str | os.PathLike) -> None:
+        """Pickle the replay contents (needed to resume training exactly)."""
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as f:
+            pickle.dump(self.replay.state_dict(), f)
+
+    def load_replay_buffer(self, path: str | os.PathLike) -> None:
+        """Restore replay contents written by :meth:`save_replay_buffer`."""
+        with open(path, "rb") as f:
+            self.replay.load_state_dict(pickle.load(f))

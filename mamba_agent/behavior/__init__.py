@@ -1,0 +1,1 @@
+"""Behaviour learning in imagination: actor, critic, imagination, return normalisation."""

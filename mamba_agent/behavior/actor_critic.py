@@ -1,0 +1,191 @@
+"""Actor, critic, imagination and the actor-critic losses and optimiser step."""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+from mamba_agent.behavior.returns import ReturnNormalizer, imagination_weights, lambda_returns
+from mamba_agent.config import BehaviorConfig
+from mamba_agent.nn.distributions import (
+    BoundedNormal,
+    categorical_entropy,
+    onehot_straight_through,
+    symlog_bins,
+    twohot_decode,
+    twohot_loss,
+    unimix_probs,
+)
+from mamba_agent.nn.layers import mlp, zero_init
+from mamba_agent.world_model.loss import gather_time, subsample_indices
+from mamba_agent.world_model.model import WorldModel
+from mamba_agent.world_model.rssm import RSSMState, gumbel_noise
+
+__all__ = ["Actor", "OneHotCategorical", "imagine", "actor_loss", "critic_loss", "ActorCritic"]
+
+
+class OneHotCategorical:
+    """Discrete actions as one-hot vectors: unimix categorical with straight-through samples."""
+
+    def __init__(self, logits: torch.Tensor, unimix: float) -> None:
+        self.probs = unimix_probs(logits, unimix)
+
+    def rsample(self, noise: torch.Tensor | None = None) -> torch.Tensor:
+        """One-hot sample; ``noise`` is standard Gumbel noise of the probabilities' shape."""
+        return onehot_straight_through(self.probs, noise)
+
+    def mode(self) -> torch.Tensor:
+        """One-hot of the most likely action."""
+        return onehot_straight_through(self.probs, mode=True)
+
+    def log_prob(self, onehot: torch.Tensor) -> torch.Tensor:
+        """Log-probability of one-hot actions (..., A) -> (...)."""
+        return (onehot * torch.log(self.probs)).sum(-1)
+
+    def entropy(self) -> torch.Tensor:
+        """Entropy (...)."""
+        return categorical_entropy(self.probs)
+
+
+class Actor(nn.Module):
+    """Policy pi(a | s) on model states (..., feat): bounded Normal (continuous) or unimix
+    one-hot categorical (discrete, ``act_dim`` classes)."""
+
+    def __init__(self, feat: int, act_dim: int, discrete: bool, units: int, layers: int,
+                 unimix: float = 0.01, min_std: float = 0.1, max_std: float = 1.0) -> None:
+        super().__init__()
+        self.discrete, self.act_dim = discrete, act_dim
+        self.unimix, self.min_std, self.max_std = unimix, min_std, max_std
+        self.net = mlp(feat, units, layers, out=act_dim if discrete else 2 * act_dim)
+
+    def forward(self, feat: torch.Tensor) -> OneHotCategorical | BoundedNormal:
+        raw = self.net(feat)
+        if self.discrete:
+            return OneHotCategorical(raw, self.unimix)
+        return BoundedNormal(raw, self.min_std, self.max_std)
+
+    def noise(self, shape: tuple[int, ...], generator: torch.Generator | None,
+              device: torch.device) -> torch.Tensor:
+        """Sampling noise for ``shape`` leading dims: Gumbel (discrete) or standard Normal."""
+        full = shape + (self.act_dim,)
+        if self.discrete:
+            return gumbel_noise(full, generator, device)
+        return torch.randn(full, generator=generator, device=device)
+
+
+def imagine(wm: WorldModel, actor: Actor, start: RSSMState, horizon: int,
+            generator: torch.Generator | None = None, through_dynamics: bool = True
+            ) -> tuple[torch.Tensor, torch.Tensor]:
+    """Roll the prior forward ``horizon`` steps from ``start`` (N, ...) with actions from ``actor``.
+    Returns (feats (N, H + 1, F) of states s_0..s_H, actions (N, H, A) with a_k taken at s_k).
+    Without ``through_dynamics`` the actions enter the dynamics detached."""
+    N = start.deter.shape[0]
+    rssm, dev = wm.rssm, start.deter.device
+    state = start
+    feats, actions = [state.feat()], []
+    for _ in range(horizon):
+        action = actor(state.feat()).rsample(actor.noise((N,), generator, dev))
+        actions.append(action)
+        noise = gumbel_noise((N, rssm.stoch, rssm.classes), generator, dev)
+        state = rssm.img_step(state, action if through_dynamics else action.detach(), noise)
+        feats.append(state.feat())
+    return torch.stack(feats, 1), torch.stack(actions, 1)
+
+
+def actor_loss(adv: torch.Tensor, log_prob: torch.Tensor, entropy: torch.Tensor,
+               weight: torch.Tensor, eta: float, reinforce: bool
+               ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Actor loss over imagined steps (N, H): -adv (dynamics backprop) or -log_prob * sg(adv)
+    (REINFORCE), minus ``eta`` x entropy, weighted by ``weight`` and averaged."""
+    objective = log_prob * adv.detach() if reinforce else adv
+    loss = -(weight.detach() * (objective + eta * entropy)).mean()
+    return loss, {"behavior/actor_loss": loss.item(), "behavior/entropy": entropy.mean().item(),
+                  "behavior/advantage": adv.mean().item()}
+
+
+def critic_loss(logits: torch.Tensor, target: torch.Tensor, slow_value: torch.Tensor,
+                weight: torch.Tensor, bins: torch.Tensor, slow_reg: float
+                ) -> tuple[torch.Tensor, dict[str, float]]:
+    """Two-hot critic loss (N, H): NLL of sg(target) plus ``slow_reg`` x NLL of the slow critic's
+    value, weighted and averaged."""
+    nll = twohot_loss(logits, target.detach(), bins)
+    reg = twohot_loss(logits, slow_value.detach(), bins)
+    loss = (weight.detach() * (nll + slow_reg * reg)).mean()
+    return loss, {"behavior/critic_loss": loss.item()}
+
+
+class ActorCritic(nn.Module):
+    """Actor, critic, slow critic, return normaliser and their optimisers."""
+
+    def __init__(self, cfg: BehaviorConfig, feat: int, act_dim: int, discrete: bool, units: int,
+                 layers: int, bins: int, unimix: float) -> None:
+        super().__init__()
+        self.cfg = cfg
+        self.actor = Actor(feat, act_dim, discrete, units, layers, unimix, cfg.min_std, cfg.max_std)
+        self.critic = nn.Sequential(mlp(feat, units, layers), zero_init(nn.Linear(units, bins)))
+        self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
+        self.retnorm = ReturnNormalizer(cfg.retnorm_decay, cfg.retnorm_low, cfg.retnorm_high)
+        self.register_buffer("bins", symlog_bins(bins), persistent=False)
+        mode = cfg.actor_grad
+        self.reinforce = discrete if mode == "auto" else mode == "reinforce"
+        self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, eps=cfg.ac_eps)
+        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr,
+                                           eps=cfg.ac_eps)
+
+    def value(self, feat: torch.Tensor) -> torch.Tensor:
+        """Critic value (...) of model states (..., F)."""
+        return twohot_decode(self.critic(feat), self.bins)
+
+    def train_step(self, wm: WorldModel, post: RSSMState, is_terminal: torch.Tensor,
+                   generator: torch.Generator | None = None) -> dict[str, float]:
+        """Imagine from ``imag_starts`` random posterior states per sequence (post (B, T, ...),
+        is_terminal (B, T)) and take one actor and one critic step."""
+        cfg = self.cfg
+        B, T = is_terminal.shape
+        idx = subsample_indices(B, T, cfg.imag_starts, generator, is_terminal.device)
+        start = RSSMState(gather_time(post.deter, idx).flatten(0, 1).detach(),
+                          gather_time(post.stoch, idx).flatten(0, 1).detach())
+        cont0 = (~gather_time(is_terminal, idx).flatten(0, 1)).float()
+        actor_params = list(self.actor.parameters())
+        if self.reinforce:
+            with torch.no_grad():
+                feats, actions = imagine(wm, self.actor, start, cfg.imag_horizon, generator, False)
+        else:
+            feats, actions = imagine(wm, self.actor, start, cfg.imag_horizon, generator, True)
+        reward = twohot_decode(wm.reward_head(feats[:, 1:]), wm.bins)
+        cont = torch.sigmoid(wm.continue_head(feats[:, 1:]))
+        value = self.value(feats)
+        ret = lambda_returns(reward, value, cont, cfg.gamma, cfg.lam)
+        weight = imagination_weights(cont0, cont, cfg.gamma)
+        scale = self.retnorm.update(ret)
+        adv = (ret - value[:, :-1].detach()) / scale
+        dist = self.actor(feats[:, :-1].detach() if self.reinforce else feats[:, :-1])
+        log_prob = dist.log_prob(actions.detach()) if self.reinforce else torch.zeros_like(adv)
+        a_loss, metrics = actor_loss(adv, log_prob, dist.entropy(), weight, cfg.entropy,
+                                     self.reinforce)
+        self.actor_opt.zero_grad(set_to_none=True)
+        a_loss.backward(inputs=actor_params)
+        metrics["behavior/actor_grad_norm"] = float(nn.utils.clip_grad_norm_(actor_params,
+                                                                               cfg.ac_clip))
+        self.actor_opt.step()
+
+        feat_d = feats[:, :-1].detach()
+        with torch.no_grad():
+            slow_value = twohot_decode(self.slow_critic(feat_d), self.bins)
+        c_loss, cm = critic_loss(self.critic(feat_d), ret, slow_value, weight, self.bins,
+                                 cfg.slow_critic_reg)
+        self.critic_opt.zero_grad(set_to_none=True)
+        c_loss.backward()
+        metrics["behavior/critic_grad_norm"] = float(nn.utils.clip_grad_norm_(
+            self.critic.parameters(), cfg.ac_clip))
+        self.critic_opt.step()
+        with torch.no_grad():
+            for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters()):
+                slow.lerp_(fast, cfg.slow_critic_fraction)
+        metrics.update(cm)
+        metrics.update({"behavior/return": ret.mean().item(), "behavior/return_scale": float(scale),
+                        "behavior/value": value.mean().item(),
+                        "behavior/imag_reward": reward.mean().item()})
+        return metrics

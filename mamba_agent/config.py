@@ -1,0 +1,251 @@
+"""Typed, frozen configuration: one dataclass per component, a docstring per field, named presets.
+
+Every field name is unique across the sub-configs, so ``MAMBA(env, deter=64, imag_horizon=2)`` can
+set any field by name (:func:`make_config`); an unknown name raises ``TypeError``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+__all__ = [
+    "WorldModelConfig",
+    "BehaviorConfig",
+    "ReplayConfig",
+    "TrainConfig",
+    "MAMBAConfig",
+    "PRESETS",
+    "ENV_PRESETS",
+    "preset_for_env",
+    "make_config",
+    "config_to_dict",
+    "config_from_dict",
+]
+
+
+@dataclass(frozen=True)
+class WorldModelConfig:
+    """World model: encoder, RSSM, decoder, reward / continue heads, local window, its optimiser."""
+
+    deter: int = 512
+    """Size of the deterministic GRU state h."""
+    hidden: int = 64
+    """Width of the GRU input MLP and of the prior / posterior output MLPs."""
+    stoch: int = 16
+    """Number of categorical latent variables S."""
+    classes: int = 16
+    """Classes per latent variable C (the latent is S one-hot vectors of size C)."""
+    unimix: float = 0.01
+    """Uniform mixture added to latent (and discrete-action) categoricals."""
+    enc_units: int = 512
+    """Width of the encoder and decoder MLPs."""
+    enc_layers: int = 2
+    """Number of hidden layers of the encoder and of the decoder."""
+    head_units: int = 128
+    """Width of the reward / continue heads (and of the actor and critic)."""
+    head_layers: int = 2
+    """Hidden layers of the reward / continue heads (and of the actor and critic)."""
+    bins: int = 255
+    """Two-hot bins (symlog-spaced on [-20, 20]) of the reward head and the critic."""
+    kl_dyn: float = 0.5
+    """Weight of the dynamics KL, KL(sg(posterior) || prior)."""
+    kl_rep: float = 0.1
+    """Weight of the representation KL, KL(posterior || sg(prior))."""
+    free_bits: float = 1.0
+    """Each KL term is clipped below at this many nats (per time step)."""
+    loss_samples: int = 64
+    """Time indices per sequence used by reconstruction, reward and continue losses (0 = all)."""
+    local_window: int = 3
+    """Local reconstruction window W: extra heads predict o, r, c at t..t+W-1 (0 disables)."""
+    wm_lr: float = 1e-4
+    """World-model Adam learning rate."""
+    wm_eps: float = 1e-8
+    """World-model Adam epsilon."""
+    wm_clip: float = 1000.0
+    """World-model gradient-norm clip."""
+
+
+@dataclass(frozen=True)
+class BehaviorConfig:
+    """Actor, critic, imagination and return normalisation."""
+
+    imag_horizon: int = 10
+    """Imagination horizon H (imagined steps per start state)."""
+    imag_starts: int = 512
+    """Imagination start states drawn per sequence from the posterior states (all if fewer)."""
+    gamma: float = 0.997
+    """Discount; the per-step discount is gamma x predicted continue."""
+    lam: float = 0.95
+    """lambda of the lambda-returns."""
+    entropy: float = 3e-4
+    """Actor entropy bonus."""
+    actor_lr: float = 3e-5
+    """Actor Adam learning rate."""
+    critic_lr: float = 3e-5
+    """Critic Adam learning rate."""
+    ac_eps: float = 1e-5
+    """Actor and critic Adam epsilon."""
+    ac_clip: float = 100.0
+    """Actor and critic gradient-norm clip."""
+    slow_critic_fraction: float = 0.02
+    """EMA fraction of the slow critic target updated after every critic step."""
+    slow_critic_reg: float = 1.0
+    """Weight of the regulariser pulling the critic to the slow critic."""
+    retnorm_decay: float = 0.99
+    """EMA decay of the 5th / 95th return percentiles."""
+    retnorm_low: float = 5.0
+    """Lower percentile of the return range."""
+    retnorm_high: float = 95.0
+    """Upper percentile of the return range."""
+    actor_grad: Literal["auto", "dynamics", "reinforce"] = "auto"
+    """Actor gradient: backprop through the dynamics (continuous default) or REINFORCE (discrete)."""
+    min_std: float = 0.1
+    """Smallest std of the bounded Normal actor."""
+    max_std: float = 1.0
+    """Largest std of the bounded Normal actor."""
+
+
+@dataclass(frozen=True)
+class ReplayConfig:
+    """Meta-episode replay and batch sampling (including the Dreamer-Vanilla ablation)."""
+
+    batch_size: int = 16
+    """Sequences per batch B."""
+    replay_capacity: int = 2_000_000
+    """Replay capacity in env steps (oldest meta-episodes are dropped first)."""
+    dreamer_vanilla: bool = False
+    """Dreamer-Vanilla ablation: windows of ``window_length`` starting anywhere, latent re-initialised
+    at the window start. False (MAMBA): whole meta-episodes from t = 0."""
+    window_length: int = 64
+    """Window length of the Dreamer-Vanilla ablation."""
+    horizon_start: int = 50
+    """Initial world-model horizon (steps of each sequence used) of the horizon schedule."""
+    horizon_steps: int = 0
+    """Env steps over which the world-model horizon grows linearly to the full length (0 = none)."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Collection and the training loop."""
+
+    num_envs: int = 10
+    """Parallel envs (each its own task) when the env is given by id."""
+    prefill_episodes: int = 25
+    """Random-action meta-episodes collected before the first update."""
+    train_ratio: float = 0.2
+    """Updates per collection = train_ratio x env steps collected / num_envs (rounded, with the
+    remainder carried to the next collection)."""
+    augment_obs: Literal["auto"] | bool = "auto"
+    """Append [previous reward, t / T] to observations: "auto" does so unless the env says it already
+    carries them (``meta_envs`` ids with ``meta_features`` not False, or an env attribute
+    ``meta_features = True``)."""
+    time_scale: int = 0
+    """T of the time feature t / T when augmenting; 0 = the env spec's max_episode_steps (else 1000)."""
+    log_interval: int = 1
+    """Dump logs every ``log_interval`` collections (SB3 convention: in rollouts)."""
+
+
+@dataclass(frozen=True)
+class MAMBAConfig:
+    """The full configuration; saved in every checkpoint."""
+
+    world_model: WorldModelConfig = field(default_factory=WorldModelConfig)
+    behavior: BehaviorConfig = field(default_factory=BehaviorConfig)
+    replay: ReplayConfig = field(default_factory=ReplayConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+_SECTIONS = {"world_model": WorldModelConfig, "behavior": BehaviorConfig, "replay": ReplayConfig,
+             "train": TrainConfig}
+_FIELD_SECTION = {f.name: s for s, cls in _SECTIONS.items() for f in dataclasses.fields(cls)}
+
+_ENC4 = {"enc_layers": 4}
+PRESETS: dict[str, dict[str, Any]] = {
+    "default": {},
+    # paper-scale presets (GPU), algorithm.md's table converted to real env steps
+    "point_robot": {**_ENC4, "train_ratio": 0.01, "imag_horizon": 2},
+    "point_robot_wind": {"train_ratio": 0.2, "imag_horizon": 10},
+    "escape_room": {**_ENC4, "train_ratio": 0.2, "imag_horizon": 10},
+    "rooms": {"train_ratio": 0.1, "imag_horizon": 2, "horizon_steps": 2_500_000},
+    "reacher": {"train_ratio": 0.03, "imag_horizon": 10, "horizon_steps": 2_500_000,
+                "wm_lr": 2e-4, "actor_lr": 6e-5, "critic_lr": 6e-5},
+    # CPU presets: smaller networks and batches for the 2D envs on a 2-core machine
+    "cpu": {"deter": 128, "hidden": 64, "enc_units": 128, "enc_layers": 2, "head_units": 64,
+            "batch_size": 8, "imag_starts": 64, "num_envs": 4, "prefill_episodes": 8,
+            "train_ratio": 0.5, "wm_lr": 3e-4, "actor_lr": 1e-4, "critic_lr": 1e-4},
+    # tiny preset for tests
+    "tiny": {"deter": 32, "hidden": 16, "stoch": 4, "classes": 4, "enc_units": 32, "enc_layers": 1,
+             "head_units": 32, "head_layers": 1, "bins": 41, "loss_samples": 16, "batch_size": 4,
+             "imag_starts": 16, "imag_horizon": 3, "num_envs": 2, "prefill_episodes": 2,
+             "train_ratio": 0.5},
+}
+"""Named presets: field overrides applied on top of the dataclass defaults."""
+
+ENV_PRESETS: dict[str, str] = {
+    "meta_envs/PointRobot-v0": "point_robot",
+    "meta_envs/PointRobotWind-v0": "point_robot_wind",
+    "meta_envs/EscapeRoom-v0": "escape_room",
+    "meta_envs/RoomsN-v0": "rooms",
+    "meta_envs/ReacherN-v0": "reacher",
+}
+"""Env id -> paper-scale preset used by ``preset="auto"``."""
+
+_CPU_EXTRA: dict[str, dict[str, Any]] = {
+    "point_robot": {"imag_horizon": 2, "train_ratio": 0.5},
+    "rooms": {"imag_horizon": 2, "horizon_steps": 100_000},
+    "escape_room": {"imag_horizon": 10},
+    "point_robot_wind": {"imag_horizon": 10},
+}
+for _name, _extra in _CPU_EXTRA.items():
+    PRESETS[f"{_name}_cpu"] = {**PRESETS["cpu"], **_extra}
+
+
+def preset_for_env(env_id: str | None, cpu: bool = False) -> str:
+    """Preset name for an env id (from the id string alone, no env import); "default" if unknown."""
+    name = ENV_PRESETS.get(env_id or "", "default")
+    if cpu and f"{name}_cpu" in PRESETS:
+        return f"{name}_cpu"
+    return "cpu" if cpu and name == "default" else name
+
+
+def make_config(preset: str = "default", **overrides: Any) -> MAMBAConfig:
+    """Build a config from a named preset plus field overrides (any field of any section, by name).
+
+    Raises ``TypeError`` for an unknown field name and ``ValueError`` for an unknown preset.
+    """
+    if preset not in PRESETS:
+        raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
+    unknown = sorted(set(overrides) - set(_FIELD_SECTION))
+    if unknown:
+        raise TypeError(f"unknown MAMBA config field(s) {unknown}; valid fields: {sorted(_FIELD_SECTION)}")
+    values = {**PRESETS[preset], **overrides}
+    sections: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
+    for key, value in values.items():
+        sections[_FIELD_SECTION[key]][key] = value
+    cfg = MAMBAConfig(**{s: _SECTIONS[s](**kw) for s, kw in sections.items()})
+    _validate(cfg)
+    return cfg
+
+
+def _validate(cfg: MAMBAConfig) -> None:
+    positive = {"deter": cfg.world_model.deter, "stoch": cfg.world_model.stoch,
+                "classes": cfg.world_model.classes, "batch_size": cfg.replay.batch_size,
+                "imag_horizon": cfg.behavior.imag_horizon, "num_envs": cfg.train.num_envs,
+                "window_length": cfg.replay.window_length, "bins": cfg.world_model.bins - 1}
+    for name, value in positive.items():
+        if value < 1:
+            raise ValueError(f"config field {name} must be >= 1 (bins >= 2), got {value}")
+    if cfg.train.augment_obs not in ("auto", True, False):
+        raise ValueError(f"augment_obs must be 'auto', True or False, got {cfg.train.augment_obs!r}")
+
+
+def config_to_dict(cfg: MAMBAConfig) -> dict[str, dict[str, Any]]:
+    """Plain nested dict of the config (for checkpoints and logging)."""
+    return dataclasses.asdict(cfg)
+
+
+def config_from_dict(data: dict[str, dict[str, Any]]) -> MAMBAConfig:
+    """Inverse of :func:`config_to_dict`."""
+    return MAMBAConfig(**{s: _SECTIONS[s](**data[s]) for s in _SECTIONS})

@@ -1,0 +1,1 @@
+"""Meta-episode replay, batch layout and the collector."""

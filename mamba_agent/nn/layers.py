@@ -1,0 +1,48 @@
+"""Layers: the DreamerV3 MLP block (Linear, LayerNorm, SiLU) and the LayerNorm GRU cell."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+__all__ = ["mlp", "LayerNormGRUCell", "zero_init"]
+
+
+def mlp(inp: int, units: int, layers: int, out: int | None = None) -> nn.Sequential:
+    """``layers`` blocks of Linear(no bias) -> LayerNorm -> SiLU, then an optional Linear to ``out``."""
+    mods: list[nn.Module] = []
+    size = inp
+    for _ in range(layers):
+        mods += [nn.Linear(size, units, bias=False), nn.LayerNorm(units, eps=1e-3), nn.SiLU()]
+        size = units
+    if out is not None:
+        mods.append(nn.Linear(size, out))
+    return nn.Sequential(*mods)
+
+
+def zero_init(layer: nn.Linear) -> nn.Linear:
+    """Zero the weights and bias of ``layer`` (DreamerV3 zero-initialises reward and value outputs)."""
+    nn.init.zeros_(layer.weight)
+    if layer.bias is not None:
+        nn.init.zeros_(layer.bias)
+    return layer
+
+
+class LayerNormGRUCell(nn.Module):
+    """DreamerV3's GRU: one Linear on [input, h] -> LayerNorm -> reset / candidate / update gates,
+    update gate biased by -1. ``h' = u * tanh(r * c) + (1 - u) * h``."""
+
+    def __init__(self, inp: int, size: int) -> None:
+        super().__init__()
+        self.size = size
+        self.linear = nn.Linear(inp + size, 3 * size, bias=False)
+        self.norm = nn.LayerNorm(3 * size, eps=1e-3)
+
+    def forward(self, x: torch.Tensor, h: torch.Tensor) -> torch.Tensor:
+        """One step: x (..., inp), h (..., size) -> new h (..., size)."""
+        parts = self.norm(self.linear(torch.cat([x, h], -1)))
+        reset, cand, update = parts.split(self.size, -1)
+        reset = torch.sigmoid(reset)
+        cand = torch.tanh(reset * cand)
+        update = torch.sigmoid(update - 1.0)
+        return update * cand + (1.0 - update) * h

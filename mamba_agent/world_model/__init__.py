@@ -1,0 +1,1 @@
+"""World model: encoder, RSSM, decoder, heads and the world-model loss."""
