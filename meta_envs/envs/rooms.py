@@ -118,8 +118,8 @@ def check_rooms_task(task: Any, n: int) -> np.ndarray:
         )
     if np.any(array < 0) or np.any(array > 3):
         raise ValueError(
-            f"task corner codes must be in 0..3 (0 top-left, 1 top-right, 2 bottom-left, 3 bottom-right), "
-            f"got {array}"
+            "task corner codes must be in 0..3 (0 top-left, 1 top-right, 2 bottom-left, "
+            f"3 bottom-right), got {array}"
         )
     result = array.astype(np.int64)
     result.setflags(write=False)
@@ -168,13 +168,14 @@ class RoomsNEnv(MetaEnv[int]):
 
     ## Rewards
 
-    -0.1 per step, except +1 when the agent stands on goal ``i`` after the step, every goal before
-    ``i`` has paid in this sub-episode, and goal ``i`` has not yet paid in this sub-episode ("reached"
-    means paid in order). The last goal pays +1 on every step the agent stands on it once all earlier
-    goals have paid in this sub-episode, also after leaving it and coming back. The reached flags are
-    cleared at every sub-episode start. ``info["goals_reached"]`` is the number of goals paid in the
-    current sub-episode (0 on a step that starts a new sub-episode); on a step that ends a
-    sub-episode, ``info["final_goals_reached"]`` is the number paid in the sub-episode that ended.
+    -0.1 per step, except +1 when the agent stands on goal ``i`` after the step, every goal
+    before ``i`` has paid in this sub-episode, and goal ``i`` has not yet paid in this sub-episode
+    ("reached" means paid in order). The last goal pays +1 on every step the agent stands on it
+    once all earlier goals have paid in this sub-episode, also after leaving it and coming back.
+    The reached flags are cleared at every sub-episode start. ``info["goals_reached"]`` is the
+    number of goals paid in the current sub-episode (0 on a step that starts a new sub-episode);
+    on a step that ends a sub-episode, ``info["final_goals_reached"]`` is the number paid in the
+    sub-episode that ended.
 
     ## Starting State
 
@@ -229,7 +230,6 @@ class RoomsNEnv(MetaEnv[int]):
         self._reached = 0
         self._final_reached = 0
         self._goal_cells: list[int] = []
-        self._trail_sub_episode = 0
         # Rendering geometry: one world unit per cell, cells centred on integer coordinates.
         self.world_bounds = (-1.0, self.width, -2.1, 2.1)
         pixels = max(24, min(56, 1200 // (self.width + 1)))
@@ -258,8 +258,8 @@ class RoomsNEnv(MetaEnv[int]):
             if array.shape == () and array.dtype.kind in "iu" and 0 <= array < NUM_ACTIONS:
                 return int(array)
         raise ValueError(
-            f"action must be an integer in 0..{NUM_ACTIONS - 1} (0 noop, 1 up, 2 right, 3 down, 4 left), "
-            f"got {action!r}"
+            f"action must be an integer in 0..{NUM_ACTIONS - 1} "
+            f"(0 noop, 1 up, 2 right, 3 down, 4 left), got {action!r}"
         )
 
     def _reset_physical(self, rng: np.random.Generator) -> None:
@@ -267,7 +267,6 @@ class RoomsNEnv(MetaEnv[int]):
         self._cell = self._start
         self._reached = 0
         self._goal_cells = [corner_cell(room, int(code)) for room, code in enumerate(self._task)]
-        self._trail_sub_episode = self._t // self.sub_episode_length
 
     def _step_physical(self, action: int) -> float:
         cell = self._cell = self.next_cell[self._cell][action]
@@ -307,10 +306,8 @@ class RoomsNEnv(MetaEnv[int]):
 
     # ------------------------------------------------------------------ rendering
     def _trail_point(self) -> np.ndarray:
-        # Cell centre in world units, shifted a little per sub-episode so overlapping trails show.
-        x, y = cell_xy(self._cell)
-        shift = 0.12 * ((self._trail_sub_episode % 3) - 1)
-        return np.array([x + shift, y + shift])
+        # The cell centre in world units (one unit per cell).
+        return np.array(cell_xy(self._cell), dtype=np.float64)
 
     def _draw_agent(self, canvas: Canvas) -> None:
         canvas.circle(cell_xy(self._cell), 0.28, canvas.AGENT)
