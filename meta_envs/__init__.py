@@ -10,6 +10,9 @@ registers every id::
     env = gym.make("meta_envs/RoomsN-v0", n=4)
 """
 
+from meta_envs.policies import make_policy
+from meta_envs.policies.evaluation import EvaluationResult, evaluate_policy
+from meta_envs.policies.reference import normalized_score, reference_returns
 from meta_envs.registration import env_ids, register_envs
 from meta_envs.rendering.video import save_video
 
@@ -17,4 +20,14 @@ __version__ = "0.1.0"
 
 register_envs()
 
-__all__ = ["__version__", "env_ids", "register_envs", "save_video"]
+__all__ = [
+    "EvaluationResult",
+    "__version__",
+    "env_ids",
+    "evaluate_policy",
+    "make_policy",
+    "normalized_score",
+    "reference_returns",
+    "register_envs",
+    "save_video",
+]

@@ -180,17 +180,18 @@ class MetaEnv(gym.Env[np.ndarray, ActType], ABC, Generic[ActType]):
         Args:
             seed: seeds ``self.np_random`` (and so the whole task sequence).
             options: ``{"task": task}`` runs this meta-episode on ``task`` (the same type and shape
-                as :attr:`task`) instead of a sampled one.
+                as :attr:`task`) instead of a sampled one; the rest of the meta-episode (start
+                states, noise) is the same as with the sampled task.
         """
         super().reset(seed=seed)
         options = options or {}
         unknown = set(options) - {"task"}
         if unknown:
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; the only option is 'task'")
-        if options.get("task") is not None:
-            self._task = self._check_task(options["task"])
-        else:
-            self._task = self.sample_task(self.np_random)
+        # A task is always drawn, so that a given task leaves the rest of the random stream
+        # (start states, noise) exactly as a sampled one would: same seed, same meta-episode.
+        sampled = self.sample_task(self.np_random)
+        self._task = sampled if options.get("task") is None else self._check_task(options["task"])
         self._t = 0
         self._previous_reward = 0.0
         self._ended = False

@@ -111,10 +111,17 @@ class Canvas:
         """A small caption in the top-left corner."""
         self.surface.blit(self._render_text(text, (90, 90, 90), 16), (6, 4))
 
-    def trails(self, trails: Sequence[Sequence[np.ndarray]]) -> None:
-        """One polyline per sub-episode, coloured with :func:`trail_color`."""
+    def trails(self, trails: Sequence[Sequence[np.ndarray]], offset_pixels: int = 3) -> None:
+        """One polyline per sub-episode, coloured with :func:`trail_color`.
+
+        Sub-episode ``k`` is shifted by ``k * offset_pixels`` pixels (right and down), so that
+        sub-episodes walking the same path stay visible side by side.
+        """
         for k, points in enumerate(trails):
-            self.polyline(points, trail_color(k), 2)
+            if len(points) >= 2:
+                shift = k * offset_pixels
+                pixels = [(x + shift, y + shift) for x, y in (self.to_pixel(p) for p in points)]
+                self._pygame.draw.lines(self.surface, trail_color(k), False, pixels, 2)
 
     def _render_text(self, text: str, color: Color, size: int) -> Any:
         pygame = self._pygame

@@ -128,7 +128,9 @@ class MetaVectorEnv(VectorEnv):
 
     def _start_meta_episodes(self, tasks: list[Any] | None) -> tuple[np.ndarray, dict[str, Any]]:
         # Same draw order as the single env: the task first, then the start state.
-        self.tasks = tasks if tasks is not None else [self.prototype.sample_task(rng) for rng in self.rngs]
+        # Tasks are always drawn (as the single env does), so given tasks leave the streams aligned.
+        sampled = [self.prototype.sample_task(rng) for rng in self.rngs]
+        self.tasks = sampled if tasks is None else tasks
         self._set_tasks(self.tasks)
         self._t = 0
         self._previous_rewards = np.zeros(self.num_envs)
