@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import numbers
 from typing import Any, ClassVar
 
@@ -26,6 +27,8 @@ CORNER_NAMES = ("top-left", "top-right", "bottom-left", "bottom-right")
 #: Reward of an ordinary step and of a paying goal step.
 STEP_REWARD = -0.1
 GOAL_REWARD = 1.0
+#: :meth:`RoomsNEnv.finite_tasks` lists the tasks while there are at most this many (n <= 5).
+MAX_ENUMERATED_TASKS = 1024
 
 
 def grid_width(n: int) -> int:
@@ -293,6 +296,17 @@ class RoomsNEnv(MetaEnv[int]):
     def reference_kwargs(self) -> dict[str, Any]:
         return {**super().reference_kwargs(), "n": self.n}
 
+    def finite_tasks(self) -> list[np.ndarray] | None:
+        """All ``4^n`` tasks (in lexicographic order of the corner codes) while ``4^n <= 1024``."""
+        if 4**self.n > MAX_ENUMERATED_TASKS:
+            return None
+        tasks = []
+        for codes in itertools.product(range(4), repeat=self.n):
+            task = np.array(codes, dtype=np.int64)
+            task.setflags(write=False)
+            tasks.append(task)
+        return tasks
+
     # ------------------------------------------------------------------ state readable by policies
     @property
     def cell(self) -> tuple[int, int]:
@@ -310,7 +324,7 @@ class RoomsNEnv(MetaEnv[int]):
         return np.array(cell_xy(self._cell), dtype=np.float64)
 
     def _draw_agent(self, canvas: Canvas) -> None:
-        canvas.circle(cell_xy(self._cell), 0.28, canvas.AGENT)
+        canvas.circle(cell_xy(self._cell), 0.24, canvas.AGENT)
 
     def _draw(self, canvas: Canvas) -> None:
         canvas.rect((-0.7, -1.7), (self.width - 0.3, 1.7), canvas.WALL)
