@@ -23,8 +23,8 @@ from stable_baselines3.common.callbacks import (
     ConvertCallback,
     ProgressBarCallback,
 )
-from stable_baselines3.common.logger import Logger
-from stable_baselines3.common.utils import configure_logger
+from stable_baselines3.common.logger import Logger, configure
+from stable_baselines3.common.utils import get_latest_run_id
 
 from mamba_agent.behavior.actor_critic import ActorCritic
 from mamba_agent.config import (
@@ -120,6 +120,8 @@ class MAMBA:
         self._update_carry = 0.0
         self._episodes_done = 0
         self._logger: Logger | None = None
+        self._custom_logger = False
+        self.last_metrics: dict[str, float] = {}
         self._ep_returns: deque[float] = deque(maxlen=100)
         self._ep_sub_returns: deque[list[float]] = deque(maxlen=100)
 
@@ -156,12 +158,24 @@ class MAMBA:
     def logger(self) -> Logger:
         """SB3 logger (stdout / CSV / TensorBoard depending on ``verbose`` and ``tensorboard_log``)."""
         if self._logger is None:
-            self._logger = configure_logger(self.verbose, None, "MAMBA", True)
+            self._logger = self._make_logger("MAMBA", True)
         return self._logger
 
+    def _make_logger(self, tb_log_name: str, reset_num_timesteps: bool) -> Logger:
+        formats = ["stdout"] if self.verbose >= 1 else []
+        folder = None
+        if self.tensorboard_log is not None:
+            run = get_latest_run_id(self.tensorboard_log, tb_log_name)
+            run = run + 1 if reset_num_timesteps or run == 0 else run
+            folder = os.path.join(self.tensorboard_log, f"{tb_log_name}_{run}")
+            formats += ["csv", "tensorboard"]
+        return configure(folder, formats)
+
     def set_logger(self, logger: Logger) -> None:
-        """Use ``logger`` instead of the default one."""
+        """Use ``logger`` (e.g. ``stable_baselines3.common.logger.configure(path, ["csv"])``)
+        instead of the default one; ``learn`` then keeps it."""
         self._logger = logger
+        self._custom_logger = True
 
     @property
     def replay_buffer(self) -> MetaEpisodeReplay:
@@ -259,6 +273,7 @@ class MAMBA:
             self._n_updates += 1
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + v
+        self.last_metrics = metrics if gradient_steps else self.last_metrics
         return {k: v / max(gradient_steps, 1) for k, v in sums.items()}
 
     def _policy(self) -> Any:
@@ -283,9 +298,8 @@ class MAMBA:
             raise ValueError("this model has no env: pass env= to MAMBA.load or set_env")
         cfg = self.config.train
         log_interval = cfg.log_interval if log_interval is None else log_interval
-        if reset_num_timesteps or self._logger is None:
-            self._logger = configure_logger(self.verbose, self.tensorboard_log, tb_log_name,
-                                            reset_num_timesteps)
+        if not self._custom_logger and (reset_num_timesteps or self._logger is None):
+            self._logger = self._make_logger(tb_log_name, reset_num_timesteps)
         if reset_num_timesteps:
             self.num_timesteps = 0
             self._collector_seeded = False

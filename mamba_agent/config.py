@@ -179,7 +179,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "tiny": {"deter": 32, "hidden": 16, "stoch": 4, "classes": 4, "enc_units": 32, "enc_layers": 1,
              "head_units": 32, "head_layers": 1, "bins": 41, "loss_samples": 16, "batch_size": 4,
              "imag_starts": 16, "imag_horizon": 3, "num_envs": 2, "prefill_episodes": 2,
-             "train_ratio": 0.5},
+             "train_ratio": 0.5, "wm_lr": 1e-3, "actor_lr": 3e-4, "critic_lr": 3e-4},
 }
 """Named presets: field overrides applied on top of the dataclass defaults."""
 

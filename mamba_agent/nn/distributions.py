@@ -23,7 +23,12 @@ __all__ = [
 
 
 def symlog_bins(num_bins: int = 255, low: float = -20.0, high: float = 20.0) -> torch.Tensor:
-    """Bin centres, evenly spaced in symlog space on [low, high] (DreamerV3: 255 bins on [-20, 20])."""
+    """Bin centres, evenly spaced in symlog space on [low, high] (DreamerV3: 255 bins on [-20, 20]).
+    A symmetric range with an odd count is built mirrored, so the middle bin is exactly 0 and a
+    uniform distribution decodes to exactly 0."""
+    if low == -high and num_bins % 2 == 1:
+        half = torch.linspace(0.0, high, (num_bins + 1) // 2)
+        return torch.cat([-half.flip(0)[:-1], half])
     return torch.linspace(low, high, num_bins)
 
 

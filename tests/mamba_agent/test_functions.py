@@ -1,0 +1,173 @@
+"""Pure functions against hand-computed examples."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from mamba_agent.behavior.returns import (
+    ReturnNormalizer,
+    imagination_weights,
+    lambda_returns,
+    percentile_update,
+)
+from mamba_agent.data.replay import wm_horizon
+from mamba_agent.nn.distributions import (
+    BoundedNormal,
+    onehot_straight_through,
+    symlog_bins,
+    twohot_decode,
+    twohot_encode,
+    twohot_loss,
+    unimix_probs,
+)
+from mamba_agent.nn.functions import symexp, symlog
+from mamba_agent.world_model.loss import (
+    categorical_kl,
+    gather_time,
+    kl_balance_loss,
+    local_window_targets,
+    subsample_indices,
+)
+
+E1 = math.e - 1.0
+
+
+def test_symlog_symexp_values():
+    x = torch.tensor([0.0, E1, -E1, math.e**2 - 1])
+    assert torch.allclose(symlog(x), torch.tensor([0.0, 1.0, -1.0, 2.0]))
+    assert torch.allclose(symexp(torch.tensor([0.0, 1.0, -1.0, 2.0])), x)
+    y = torch.linspace(-50, 50, 101)
+    assert torch.allclose(symexp(symlog(y)), y, atol=1e-3)
+
+
+def test_twohot_encode_hand_example():
+    bins = torch.tensor([-1.0, 0.0, 1.0, 2.0])
+    enc = twohot_encode(torch.tensor([0.25, -5.0, 2.0, 1.0, 7.0]), bins)
+    expected = torch.tensor([[0, 0.75, 0.25, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0],
+                             [0, 0, 0, 1]])
+    assert torch.allclose(enc, expected)
+    assert torch.allclose(enc.sum(-1), torch.ones(5))
+
+
+def test_twohot_decode_and_loss():
+    bins = torch.tensor([-1.0, 0.0, 1.0, 2.0])
+    logits = torch.log(torch.tensor([1e-9, 0.75, 0.25, 1e-9]))
+    assert twohot_decode(logits, bins, symlog_space=False).item() == pytest.approx(0.25, abs=1e-6)
+    assert twohot_decode(logits, bins).item() == pytest.approx(math.expm1(0.25), abs=1e-6)
+    # loss of target r with symlog(r) = 0.5: 0.5 * -log p1 + 0.5 * -log p2 under uniform logits
+    target = symexp(torch.tensor(0.5))
+    loss = twohot_loss(torch.zeros(4), target, bins)
+    assert loss.item() == pytest.approx(math.log(4), abs=1e-6)
+    assert symlog_bins(255)[0] == -20 and symlog_bins(255)[-1] == 20 and symlog_bins(255)[127] == 0
+
+
+def test_unimix_categorical():
+    probs = unimix_probs(torch.tensor([0.0, math.log(3.0)]), 0.01)
+    assert torch.allclose(probs, torch.tensor([0.99 * 0.25 + 0.005, 0.99 * 0.75 + 0.005]))
+    logits = torch.tensor([[0.0, 2.0, 1.0]], requires_grad=True)
+    p = unimix_probs(logits, 0.01)
+    sample = onehot_straight_through(p, mode=True)
+    assert torch.allclose(sample.detach(), torch.tensor([[0.0, 1.0, 0.0]]), atol=1e-6)
+    # straight-through: d(sample . w)/d logits equals d(p . w)/d logits
+    w = torch.tensor([1.0, -2.0, 0.5])
+    (g1,) = torch.autograd.grad((sample * w).sum(), logits, retain_graph=True)
+    (g2,) = torch.autograd.grad((p * w).sum(), logits)
+    assert torch.allclose(g1, g2)
+
+
+def test_kl_balance_with_free_bits():
+    # one variable, two classes: q = [.5, .5], p = [.25, .75]
+    post = torch.log(torch.tensor([[[[0.5, 0.5]]]])).requires_grad_(True)
+    prior = torch.log(torch.tensor([[[[0.25, 0.75]]]])).requires_grad_(True)
+    kl = 0.5 * math.log(0.5 / 0.25) + 0.5 * math.log(0.5 / 0.75)
+    assert categorical_kl(post, prior, 0.0).item() == pytest.approx(kl, abs=1e-6)
+    loss, metrics = kl_balance_loss(post, prior, 0.0, free_bits=1.0, dyn_scale=0.5, rep_scale=0.1)
+    assert loss.item() == pytest.approx(0.6) and metrics["world_model/kl"] == pytest.approx(kl)
+    loss.backward()  # both terms below the free bits: no gradient
+    assert post.grad.abs().sum() == 0 and prior.grad.abs().sum() == 0
+    post.grad, prior.grad = None, None
+    loss, _ = kl_balance_loss(post, prior, 0.0, free_bits=0.0, dyn_scale=0.5, rep_scale=0.1)
+    assert loss.item() == pytest.approx(0.6 * kl, abs=1e-6)
+    loss.backward()
+    (g_post,) = torch.autograd.grad(categorical_kl(post, prior.detach(), 0.0), post)
+    (g_prior,) = torch.autograd.grad(categorical_kl(post.detach(), prior, 0.0), prior)
+    assert torch.allclose(post.grad, 0.1 * g_post) and torch.allclose(prior.grad, 0.5 * g_prior)
+
+
+def test_lambda_returns_with_continue_flags():
+    reward = torch.tensor([[1.0, 2.0]])
+    value = torch.tensor([[0.0, 3.0, 4.0]])
+    cont = torch.tensor([[1.0, 0.5]])
+    ret = lambda_returns(reward, value, cont, gamma=0.9, lam=0.5)
+    # R2 = 4; R1 = 2 + .9*.5*(.5*4 + .5*4) = 3.8; R0 = 1 + .9*1*(.5*3 + .5*3.8) = 4.06
+    assert torch.allclose(ret, torch.tensor([[4.06, 3.8]]))
+    # terminal (cont 0) cuts the bootstrap
+    ret0 = lambda_returns(reward, value, torch.tensor([[0.0, 1.0]]), gamma=0.9, lam=0.5)
+    assert ret0[0, 0].item() == pytest.approx(1.0)
+    w = imagination_weights(torch.tensor([1.0]), torch.tensor([[1.0, 0.5, 0.2]]), 0.9)
+    assert torch.allclose(w, torch.tensor([[1.0, 0.9, 0.9 * 0.9 * 0.5]]))
+
+
+def test_percentile_return_normaliser():
+    returns = torch.arange(101, dtype=torch.float32)  # P5 = 5, P95 = 95
+    low, high, scale = percentile_update(torch.tensor(0.0), torch.tensor(0.0), returns, 0.99)
+    assert low.item() == pytest.approx(0.05) and high.item() == pytest.approx(0.95)
+    assert scale.item() == 1.0  # range 0.9 < 1: scale is at least 1
+    low, high, scale = percentile_update(torch.tensor(0.0), torch.tensor(0.0), returns, 0.0)
+    assert (low.item(), high.item(), scale.item()) == pytest.approx((5.0, 95.0, 90.0))
+    norm = ReturnNormalizer(decay=0.5)
+    norm.update(returns)
+    assert norm.update(returns).item() == pytest.approx(0.75 * 90)
+    assert set(norm.state_dict()) == {"low", "high"}
+
+
+def test_horizon_schedule():
+    assert wm_horizon(0, 50, 1000, 301) == 50
+    assert wm_horizon(500, 50, 1000, 301) == 175  # 50 + 251 / 2, rounded down
+    assert wm_horizon(1000, 50, 1000, 301) == 301
+    assert wm_horizon(10**9, 50, 1000, 301) == 301
+    assert wm_horizon(0, 50, 0, 301) == 301  # no schedule
+    assert wm_horizon(0, 50, 1000, 20) == 20  # never longer than the sequence
+
+
+def test_loss_subsampling():
+    g = torch.Generator().manual_seed(0)
+    idx = subsample_indices(3, 100, 8, g)
+    assert idx.shape == (3, 8)
+    for row in idx:
+        assert torch.all(row[1:] > row[:-1]) and row.min() >= 0 and row.max() < 100
+    assert not torch.equal(idx[0], idx[1])
+    again = subsample_indices(3, 100, 8, torch.Generator().manual_seed(0))
+    assert torch.equal(idx, again)
+    assert torch.equal(subsample_indices(2, 5, 8), torch.arange(5).expand(2, 5))
+    assert torch.equal(subsample_indices(2, 5, 0), torch.arange(5).expand(2, 5))
+    x = torch.arange(10.0).reshape(1, 5, 2)
+    assert torch.equal(gather_time(x, torch.tensor([[1, 3]])), torch.tensor([[[2.0, 3.0],
+                                                                             [6.0, 7.0]]]))
+
+
+def test_local_window_targets_and_masks():
+    x = torch.tensor([[1.0, 2.0, 3.0]])
+    targets, mask = local_window_targets(x, 3)
+    assert torch.equal(targets, torch.tensor([[[1.0, 2.0, 3.0], [2.0, 3.0, 0.0], [3.0, 0.0, 0.0]]]))
+    assert torch.equal(mask, torch.tensor([[[True, True, True], [True, True, False],
+                                            [True, False, False]]]))
+    obs = torch.arange(6.0).reshape(1, 3, 2)
+    t, m = local_window_targets(obs, 2)
+    assert t.shape == (1, 3, 2, 2) and torch.equal(t[0, 1, 1], obs[0, 2])
+    assert torch.equal(t[0, 2, 1], torch.zeros(2)) and not m[0, 2, 1]
+
+
+def test_bounded_normal_matches_torch_normal():
+    raw = torch.tensor([[0.3, -2.0, 0.1, 0.5]])
+    dist = BoundedNormal(raw, 0.1, 1.0)
+    ref = torch.distributions.Normal(dist.mean, dist.std)
+    x = torch.tensor([[0.2, -0.4]])
+    assert torch.allclose(dist.log_prob(x), ref.log_prob(x).sum(-1))
+    assert torch.allclose(dist.entropy(), ref.entropy().sum(-1))
+    assert torch.all(dist.std >= 0.1) and torch.all(dist.std <= 1.0)
+    sample = dist.rsample(torch.tensor([[10.0, -10.0]]))
+    assert torch.equal(sample, torch.tensor([[1.0, -1.0]]))
