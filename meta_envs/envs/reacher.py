@@ -1,0 +1,472 @@
+"""Reacher-N: a planar two-link MuJoCo arm must touch n hidden goals in order, then park on the last.
+
+This module imports ``mujoco`` (the official bindings) when it is imported, and only then: the
+registry refers to it by a string entry point, so ``import meta_envs`` stays light. On a Linux
+machine without a display, it first picks a headless OpenGL backend for MuJoCo's offscreen renderer
+(``MUJOCO_GL=egl``, else ``osmesa``) unless ``MUJOCO_GL`` is already set; see
+:func:`choose_mujoco_gl`.
+"""
+
+from __future__ import annotations
+
+import ctypes.util
+import math
+import os
+import sys
+from importlib import resources
+from typing import Any, ClassVar
+
+import numpy as np
+from gymnasium import spaces
+
+
+def choose_mujoco_gl() -> str | None:
+    """Pick MuJoCo's OpenGL backend for headless rendering before ``mujoco`` is first imported.
+
+    MuJoCo reads ``MUJOCO_GL`` once, when ``mujoco`` is imported. Without a display (Linux, neither
+    ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set) and without a user choice, this sets ``MUJOCO_GL`` to
+    ``egl`` if libEGL is installed, else ``osmesa`` if libOSMesa is (following ``PYOPENGL_PLATFORM``
+    when that is set). It changes nothing if ``MUJOCO_GL`` is set, if a display is available, or if
+    ``mujoco`` was already imported (too late: set ``MUJOCO_GL`` yourself in that case).
+
+    Returns:
+        The backend chosen here, or ``None`` if this function left the environment alone.
+    """
+    if "MUJOCO_GL" in os.environ or "mujoco" in sys.modules or not sys.platform.startswith("linux"):
+        return None
+    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
+        return None
+    platform = os.environ.get("PYOPENGL_PLATFORM", "").lower()
+    if platform in ("egl", "osmesa"):
+        backend = platform
+    elif ctypes.util.find_library("EGL"):
+        backend = "egl"
+    elif ctypes.util.find_library("OSMesa"):
+        backend = "osmesa"
+    else:
+        return None
+    os.environ["MUJOCO_GL"] = backend
+    return backend
+
+
+choose_mujoco_gl()
+
+import mujoco  # noqa: E402  (MUJOCO_GL must be chosen first)
+
+from meta_envs.core.arguments import check_count, check_float_task  # noqa: E402
+from meta_envs.core.continuous import BoxActionChecker  # noqa: E402
+from meta_envs.core.meta_env import MetaEnv  # noqa: E402
+from meta_envs.rendering.canvas import trail_color  # noqa: E402
+
+#: Package-data path of the MJCF model (relative to ``meta_envs.envs``).
+MODEL_RESOURCE = ("assets", "reacher_n.xml")
+#: Seconds per control step (``env.step``).
+CONTROL_DT = 0.02
+#: Physics steps per control step (the model's timestep is ``CONTROL_DT / N_SUBSTEPS`` = 0.01 s).
+N_SUBSTEPS = 2
+#: Goals are drawn uniformly on a disk of this radius around the arm's base.
+GOAL_DISK_RADIUS = 0.195
+#: A goal is reached when the fingertip is closer than this; the distance term is 0 beyond it.
+GOAL_RADIUS = 0.05
+#: Weight of the squared action norm in the reward.
+ACTION_COST = 0.01
+
+_MODEL_XML: str | None = None
+
+
+def model_xml() -> str:
+    """The MJCF text of the arm, read once from the package data with ``importlib.resources``."""
+    global _MODEL_XML
+    if _MODEL_XML is None:
+        _MODEL_XML = resources.files("meta_envs.envs").joinpath(*MODEL_RESOURCE).read_text(encoding="utf-8")
+    return _MODEL_XML
+
+
+def load_model() -> mujoco.MjModel:
+    """A fresh :class:`mujoco.MjModel` of the arm (checks the timestep against ``CONTROL_DT``)."""
+    model = mujoco.MjModel.from_xml_string(model_xml())
+    if not math.isclose(model.opt.timestep * N_SUBSTEPS, CONTROL_DT):
+        raise RuntimeError(f"reacher_n.xml timestep {model.opt.timestep} does not match {CONTROL_DT}/{N_SUBSTEPS}")
+    return model
+
+
+def sample_goals(rng: np.random.Generator, n: int) -> np.ndarray:
+    """``n`` goals uniform on the disk of radius 0.195: ``r = 0.195 sqrt(U)``, angle ``2 pi U``."""
+    u = rng.random((n, 2))
+    radius = GOAL_DISK_RADIUS * np.sqrt(u[:, 0])
+    angle = 2.0 * np.pi * u[:, 1]
+    goals = np.stack([radius * np.cos(angle), radius * np.sin(angle)], axis=1)
+    goals.setflags(write=False)
+    return goals
+
+
+def _reinitialize_egl_display() -> bool:
+    """Re-initialize MuJoCo's shared EGL display after someone else terminated it.
+
+    MuJoCo's EGL backend initializes one EGL display per process; SDL's headless video driver
+    (used by pygame windows when there is no display) terminates that same display when a pygame
+    window closes, after which no new MuJoCo renderer can be created. ``eglInitialize`` on a
+    terminated display makes it usable again. Returns whether a re-initialization was attempted.
+    """
+    if os.environ.get("MUJOCO_GL", "").lower() != "egl":
+        return False
+    egl = sys.modules.get("mujoco.egl")
+    display = getattr(egl, "EGL_DISPLAY", None)
+    if display is None:
+        return False
+    try:
+        egl.EGL.eglInitialize(display, None, None)
+    except Exception:
+        return False
+    return True
+
+
+class ReacherNEnv(MetaEnv[np.ndarray]):
+    """Reacher-N: touch ``n`` hidden goals in order with a two-link MuJoCo arm, then park on the last.
+
+    ## Description
+
+    A planar two-link arm (dm_control's reacher: links of 0.12, fingertip reach 0.24 around the
+    base, wrist limited to +-160 degrees) is driven by two joint torques. A task is a sequence of
+    ``n`` goals in the reachable disk. The reward is sparse and only the *current* goal pays: when
+    the fingertip comes within 0.05 of it, the next goal becomes current; the last goal stays
+    current, so the arm can park on it. The goals are never observed: the first sub-episode must
+    search the disk (the reward says when the fingertip is near the current goal, and how near),
+    later sub-episodes can visit the remembered goals directly.
+
+    Physics: the official ``mujoco`` bindings on the MJCF model ``envs/assets/reacher_n.xml``
+    shipped as package data. One control step is 0.02 s = **2 physics steps of 0.01 s** (Euler
+    with implicit joint damping). Why 2: the wrist's damping time constant (inertia / damping) is
+    about 0.02 s, as long as a control step, so a single 0.02 s step (dm_control's choice) resolves
+    it poorly (about twice the integration error of 0.01 s steps) and the wrist's joint-limit
+    impacts worse; 4 steps would halve the error again at twice the physics cost, which at 1.7 us
+    per physics step is the largest part of ``env.step``.
+
+    ## Task Distribution
+
+    ``n`` goals drawn independently and uniformly on the disk of radius 0.195 around the base
+    (``r = 0.195 sqrt(U)``, angle ``2 pi U``). Every such goal is reachable: the fingertip covers the
+    annulus ``0.042 <= r <= 0.24``, and a goal closer to the base than 0.042 is still within 0.05 of
+    the fingertip with the wrist at its limit. ``env.unwrapped.task`` is a read-only float64 array of
+    shape ``(n, 2)`` (goal ``i`` in row ``i``); ``reset(options={"task": goals})`` takes the same
+    (any finite values, for off-distribution evaluation).
+
+    ## Action Space
+
+    ``Box(-1, 1, (2,), float32)``: shoulder and wrist torques (motor gear 0.05), clipped to the box.
+    NaN or a wrong shape raises ``ValueError``.
+
+    ## Observation Space
+
+    ``Box(float32)`` of shape ``(10,)`` (``(8,)`` with ``meta_features=False``):
+
+    | index | observation                        | min   | max  |
+    |-------|------------------------------------|-------|------|
+    | 0     | fingertip x                        | -0.24 | 0.24 |
+    | 1     | fingertip y                        | -0.24 | 0.24 |
+    | 2     | cos(shoulder angle)                | -1    | 1    |
+    | 3     | sin(shoulder angle)                | -1    | 1    |
+    | 4     | cos(wrist angle)                   | -1    | 1    |
+    | 5     | sin(wrist angle)                   | -1    | 1    |
+    | 6     | shoulder angular velocity (rad/s)  | -inf  | inf  |
+    | 7     | wrist angular velocity (rad/s)     | -inf  | inf  |
+    | 8     | previous reward (0 after reset)    | -0.02 | 1    |
+    | 9     | meta-episode time t / (N * H)      | 0     | 1    |
+
+    ## Rewards
+
+    With ``d`` the distance from the fingertip (after the step) to the current goal and ``a`` the
+    clipped action: ``max(1 - d / 0.05, 0) - 0.01 ||a||^2``. When ``d < 0.05`` and the current goal
+    is not the last, the next goal becomes current after this reward is computed. ``info`` carries
+    ``reward_terms = {"distance": max(1 - d / 0.05, 0), "control": -0.01 ||a||^2}`` (they sum to
+    the reward), ``goal_index`` (the current goal, 0-based) and ``goals_reached`` (goals reached in
+    order in this sub-episode, the last one included once touched); a step that ends a sub-episode
+    also has ``final_goals_reached``, the count of the sub-episode that just ended.
+
+    ## Starting State
+
+    At every sub-episode start: shoulder angle uniform on the circle, wrist angle uniform in its
+    range (+-160 degrees), velocities zero, drawn from ``self.np_random``; the current goal is back
+    to the first one and the goals are kept.
+
+    ## Episode End
+
+    The meta-episode is truncated after ``num_sub_episodes * sub_episode_length`` steps;
+    ``terminated`` is always False. The step that ends a sub-episode returns the first observation
+    of the next one and the old final state in ``info["final_state"]``.
+
+    ## Arguments
+
+    | argument             | default | meaning                                                  |
+    |----------------------|---------|----------------------------------------------------------|
+    | `n`                  | `2`     | number of goals per task (>= 1)                          |
+    | `num_sub_episodes`   | `3`     | N, sub-episodes per meta-episode (>= 1)                  |
+    | `sub_episode_length` | `300`   | H, steps per sub-episode (>= 1)                          |
+    | `render_mode`        | `None`  | `None`, `"rgb_array"` or `"human"`                       |
+    | `meta_features`      | `True`  | append previous reward and t/(N*H) to the observation    |
+    | `width`              | `256`   | width of rendered frames in pixels (>= 1)                |
+    | `height`             | `256`   | height of rendered frames in pixels (>= 1)               |
+
+    ## Version History
+
+    * v0: first version. Differences from the reference MAMBA code: the observation includes the
+      joint angles as (cos, sin) (the reference hid them, which made the arm's own state
+      ambiguous); the boundary step returns the first observation of the next sub-episode (the
+      reference revealed it one action late); task sampling and start states are seeded by
+      ``reset(seed=...)``; the simulator is the official ``mujoco`` bindings with the model shipped
+      as package data.
+    """
+
+    env_id: ClassVar[str] = "meta_envs/ReacherN-v0"
+    reward_range_bounds: ClassVar[tuple[float, float]] = (-2 * ACTION_COST, 1.0)
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["human", "rgb_array"],
+        "render_fps": round(1.0 / CONTROL_DT),
+    }
+
+    def __init__(
+        self,
+        n: int = 2,
+        num_sub_episodes: int = 3,
+        sub_episode_length: int = 300,
+        render_mode: str | None = None,
+        meta_features: bool = True,
+        width: int = 256,
+        height: int = 256,
+    ) -> None:
+        self.n = check_count("n", n)
+        self.width = check_count("width", width)
+        self.height = check_count("height", height)
+        self._model = load_model()
+        self._data = mujoco.MjData(self._model)
+        model = self._model
+        # Link lengths and the wrist range, read from the model (used for the fingertip position).
+        self.upper_arm_length = float(model.body("hand").pos[0])
+        self.forearm_length = float(model.body("finger").pos[0])
+        self.wrist_range = tuple(float(v) for v in model.joint("wrist").range)
+        super().__init__(num_sub_episodes, sub_episode_length, render_mode, meta_features)
+        self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
+        self._check_action_fn = BoxActionChecker(self.action_space)
+        self._qpos = self._data.qpos
+        self._qvel = self._data.qvel
+        self._ctrl = self._data.ctrl
+        self._goals: list[tuple[float, float]] = []
+        self._goals_task: Any = None
+        self._goal_index = 0
+        self._goals_reached = 0
+        self._previous_goals_reached = 0
+        self._reward_terms = (0.0, 0.0)
+        self._state = [0.0] * 8
+        self._renderer: Any = None
+        self._font: Any = None
+
+    # ------------------------------------------------------------------ hooks
+    def physical_observation_space(self) -> spaces.Box:
+        reach = self.upper_arm_length + self.forearm_length
+        high = np.array([reach, reach, 1, 1, 1, 1, np.inf, np.inf], dtype=np.float32)
+        return spaces.Box(-high, high, dtype=np.float32)
+
+    def sample_task(self, rng: np.random.Generator) -> np.ndarray:
+        """``n`` goals uniform on the disk of radius 0.195 around the base, shape ``(n, 2)``."""
+        return sample_goals(rng, self.n)
+
+    def _check_task(self, task: Any) -> np.ndarray:
+        return check_float_task("task (the goals)", task, (self.n, 2))
+
+    def _check_action(self, action: Any) -> tuple[float, float]:
+        return self._check_action_fn(action)
+
+    def _reset_physical(self, rng: np.random.Generator) -> None:
+        if self._goals_task is not self._task:  # a new meta-episode (sub-episodes keep the task)
+            self._goals = [(float(x), float(y)) for x, y in self._task]
+            self._goals_task = self._task
+        shoulder = rng.uniform(-math.pi, math.pi)
+        wrist = rng.uniform(*self.wrist_range)
+        mujoco.mj_resetData(self._model, self._data)
+        self._qpos[0] = shoulder
+        self._qpos[1] = wrist
+        self._previous_goals_reached = self._goals_reached
+        self._goal_index = 0
+        self._goals_reached = 0
+        self._reward_terms = (0.0, 0.0)
+        self._update_state()
+
+    def _step_physical(self, action: tuple[float, float]) -> float:
+        a0, a1 = action
+        ctrl = self._ctrl
+        ctrl[0] = a0
+        ctrl[1] = a1
+        mujoco.mj_step(self._model, self._data, N_SUBSTEPS)
+        state = self._update_state()
+        goal_x, goal_y = self._goals[self._goal_index]
+        distance = math.hypot(state[0] - goal_x, state[1] - goal_y)
+        distance_term = 1.0 - distance / GOAL_RADIUS if distance < GOAL_RADIUS else 0.0
+        control = -ACTION_COST * (a0 * a0 + a1 * a1)
+        self._reward_terms = (distance_term, control)
+        if distance < GOAL_RADIUS:
+            if self._goal_index < self.n - 1:
+                self._goal_index += 1
+                self._goals_reached += 1
+            else:
+                self._goals_reached = self.n
+        return distance_term + control
+
+    def _update_state(self) -> list[float]:
+        shoulder, wrist = self._qpos.tolist()
+        c1 = math.cos(shoulder)
+        s1 = math.sin(shoulder)
+        c2 = math.cos(wrist)
+        s2 = math.sin(wrist)
+        # cos/sin of shoulder + wrist, the forearm's direction.
+        c12 = c1 * c2 - s1 * s2
+        s12 = s1 * c2 + c1 * s2
+        v1, v2 = self._qvel.tolist()
+        l1 = self.upper_arm_length
+        l2 = self.forearm_length
+        self._state = state = [l1 * c1 + l2 * c12, l1 * s1 + l2 * s12, c1, s1, c2, s2, v1, v2]
+        return state
+
+    def _physical_state(self) -> np.ndarray:
+        return np.array(self._state)
+
+    def _step_info(self, info: dict[str, Any]) -> None:
+        info["goal_index"] = self._goal_index
+        info["goals_reached"] = self._goals_reached
+        distance_term, control = self._reward_terms
+        info["reward_terms"] = {"distance": distance_term, "control": control}
+        if info["sub_episode_end"]:
+            last = self._t >= self.meta_episode_length  # no reset after the last step
+            info["final_goals_reached"] = self._goals_reached if last else self._previous_goals_reached
+
+    def reference_kwargs(self) -> dict[str, Any]:
+        return {**super().reference_kwargs(), "n": self.n}
+
+    # ------------------------------------------------------------------ public extras
+    @property
+    def goal_index(self) -> int:
+        """Index of the current goal (the one that pays)."""
+        return self._goal_index
+
+    @property
+    def goals_reached(self) -> int:
+        """Goals reached in order in this sub-episode."""
+        return self._goals_reached
+
+    @property
+    def fingertip(self) -> np.ndarray:
+        """The fingertip position ``(x, y)``."""
+        return np.array(self._state[:2])
+
+    @property
+    def joint_angles(self) -> np.ndarray:
+        """The shoulder and wrist angles in radians (the shoulder angle is not wrapped)."""
+        return self._qpos.copy()
+
+    @property
+    def model(self) -> mujoco.MjModel:
+        """The MuJoCo model of this env."""
+        return self._model
+
+    @property
+    def data(self) -> mujoco.MjData:
+        """The MuJoCo data of this env (write to it only to build test states)."""
+        return self._data
+
+    def set_joint_state(self, angles: Any, velocities: Any = (0.0, 0.0)) -> None:
+        """Put the arm at ``angles`` (shoulder, wrist) with ``velocities`` (for tests and demos).
+
+        The observation returned by the next ``step`` reflects it; the current goal is unchanged.
+        """
+        self._qpos[:] = np.asarray(angles, dtype=np.float64)
+        self._qvel[:] = np.asarray(velocities, dtype=np.float64)
+        self._update_state()
+
+    # ------------------------------------------------------------------ rendering
+    def _render_rgb(self) -> np.ndarray:
+        """Render with MuJoCo's offscreen renderer, then draw the trails and a caption with pygame."""
+        model, data = self._model, self._data
+        if self._renderer is None:
+            self._renderer = self._make_renderer()
+        renderer = self._renderer
+        # After mj_step, positions lag the state by one physics step: recompute them (this touches
+        # only kinematic quantities, which the next mj_step recomputes, so physics is unchanged).
+        mujoco.mj_kinematics(model, data)
+        mujoco.mj_camlight(model, data)
+        renderer.update_scene(data, camera="fixed")
+        self._add_goal_markers(renderer.scene)
+        frame = renderer.render()
+        self._draw_overlay(frame)
+        return frame
+
+    def _make_renderer(self) -> Any:
+        model = self._model
+        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
+        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
+        try:
+            try:
+                renderer = mujoco.Renderer(model, height=self.height, width=self.width)
+            except Exception:
+                if not _reinitialize_egl_display():
+                    raise
+                renderer = mujoco.Renderer(model, height=self.height, width=self.width)
+        except Exception as error:  # the message of a failed GL context is rarely helpful
+            raise RuntimeError(
+                f"could not create MuJoCo's offscreen renderer (MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}); "
+                "without a display, set MUJOCO_GL=egl (or osmesa) before mujoco is first imported"
+            ) from error
+        camera = model.camera("fixed")
+        # Pixels per metre at the fingertip's height, for the trail overlay (top-down camera).
+        depth = float(camera.pos[2]) - float(model.body("arm").pos[2])
+        self._pixels_per_metre = (self.height / 2) / (math.tan(math.radians(camera.fovy[0]) / 2) * depth)
+        return renderer
+
+    _GOAL_RGBA: ClassVar[dict[str, tuple[float, float, float, float]]] = {
+        "current": (1.0, 0.8, 0.1, 0.85),
+        "later": (0.95, 0.5, 0.1, 0.55),
+        "reached": (0.7, 0.7, 0.7, 0.3),
+    }
+
+    def _add_goal_markers(self, scene: Any) -> None:
+        size = np.array([GOAL_RADIUS, 0.0005, 0.0])
+        eye = np.eye(3).ravel()
+        for index, (x, y) in enumerate(self._goals):
+            if scene.ngeom >= scene.maxgeom:
+                break
+            if index < self._goals_reached:
+                kind = "reached"
+            elif index == self._goal_index:
+                kind = "current"
+            else:
+                kind = "later"
+            geom = scene.geoms[scene.ngeom]
+            rgba = np.array(self._GOAL_RGBA[kind], dtype=np.float32)
+            mujoco.mjv_initGeom(geom, mujoco.mjtGeom.mjGEOM_CYLINDER, size, np.array([x, y, 0.001]), eye, rgba)
+            geom.label = str(index + 1)
+            scene.ngeom += 1
+
+    def _draw_overlay(self, frame: np.ndarray) -> None:
+        from meta_envs.rendering.pygame_import import import_pygame
+
+        pygame = import_pygame()
+        surface = pygame.image.frombuffer(frame, (self.width, self.height), "RGB")  # shares memory
+        scale = self._pixels_per_metre
+        cx = self.width / 2
+        cy = self.height / 2
+        line_width = max(1, round(self.height / 200))
+        for sub_episode, trail in enumerate(self._trails):
+            if len(trail) < 2:
+                continue
+            points = [(cx + scale * p[0], cy - scale * p[1]) for p in trail]
+            pygame.draw.lines(surface, trail_color(sub_episode), False, points, line_width)
+        if self._font is None:
+            pygame.font.init()
+            self._font = pygame.font.Font(None, max(12, round(self.height / 16)))
+        caption = f"sub-episode {self.sub_episode + 1}/{self.num_sub_episodes}  t={self._t}"
+        surface.blit(self._font.render(caption, True, (240, 240, 240)), (6, 4))
+
+    def close(self) -> None:
+        """Release the offscreen renderer and close the human window, if any."""
+        if self._renderer is not None:
+            self._renderer.close()
+            self._renderer = None
+        super().close()
