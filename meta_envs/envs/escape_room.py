@@ -81,6 +81,46 @@ def move_in_room(positions: np.ndarray, intended: np.ndarray, doors: np.ndarray)
     return np.clip(result, -POSITION_BOUND, POSITION_BOUND)
 
 
+def move_one(px: float, py: float, qx: float, qy: float, ux: float, uy: float) -> tuple[float, float]:
+    """:func:`move_in_room` for one move, in Python floats (the single env's fast path).
+
+    The same IEEE operations in the same order as the batched version, so both give bit-identical
+    positions (the vector tests check this step for step).
+    """
+    dx, dy = qx - px, qy - py
+    a = dx * dx + dy * dy
+    b = px * dx + py * dy
+    p_sq = px * px + py * py
+    q_sq = qx * qx + qy * qy
+    inside = p_sq <= 1.0
+    disc = b * b - a * (p_sq - 1.0)
+    root = math.sqrt(max(disc, 0.0))
+    safe_a = a if a > 0.0 else 1.0
+
+    def in_door(s: float) -> bool:
+        cx, cy = px + s * dx, py + s * dy
+        return cx * ux + cy * uy >= DOOR_COS * math.sqrt(cx * cx + cy * cy)
+
+    if inside:
+        blocked_in = q_sq > 1.0 and not in_door((-b + root) / safe_a)
+        blocked_out = False
+    else:
+        s_in = (-b - root) / safe_a
+        blocked_in = False
+        if q_sq <= 1.0:
+            blocked_out = not in_door(s_in)
+        elif a > 0.0 and disc > 0.0 and 0.0 <= s_in <= 1.0:
+            blocked_out = not (in_door(s_in) and in_door((-b + root) / safe_a))
+        else:
+            blocked_out = False
+    if blocked_in or blocked_out:
+        norm = math.sqrt(max(q_sq, 1e-24))
+        radius = INSIDE_RADIUS if blocked_in else OUTSIDE_RADIUS
+        qx, qy = radius * qx / norm, radius * qy / norm
+    bound = POSITION_BOUND
+    return min(max(qx, -bound), bound), min(max(qy, -bound), bound)
+
+
 def check_door_angle(task: Any) -> float:
     """Validate a door angle passed through ``reset(options={"task": ...})``."""
     array = np.asarray(task)
@@ -172,8 +212,8 @@ class EscapeRoomEnv(MetaEnv[np.ndarray]):
         super().__init__(num_sub_episodes, sub_episode_length, render_mode, meta_features)
         self.action_space = spaces.Box(-1.0, 1.0, shape=(2,), dtype=np.float32)
         self._check_action_fn = BoxActionChecker(self.action_space)
-        self._position = np.zeros((1, 2))
-        self._door = np.zeros((1, 2))
+        self._x = self._y = 0.0
+        self._ux, self._uy = 1.0, 0.0
 
     def physical_observation_space(self) -> spaces.Box:
         return spaces.Box(-POSITION_BOUND, POSITION_BOUND, shape=(2,), dtype=np.float32)
@@ -189,17 +229,17 @@ class EscapeRoomEnv(MetaEnv[np.ndarray]):
         return self._check_action_fn(action)
 
     def _reset_physical(self, rng: np.random.Generator) -> None:
-        self._position = np.array([sample_start(rng)])
-        self._door = np.array([door_direction(self._task)])
+        self._x, self._y = sample_start(rng)
+        self._ux, self._uy = door_direction(self._task)
 
     def _step_physical(self, action: tuple[float, ...]) -> float:
-        intended = self._position + STEP_SIZE * np.array([action])
-        self._position = move_in_room(self._position, intended, self._door)
-        x, y = self._position[0]
-        return 1.0 if math.sqrt(x * x + y * y) > 1.0 else 0.0
+        qx = self._x + STEP_SIZE * action[0]
+        qy = self._y + STEP_SIZE * action[1]
+        self._x, self._y = move_one(self._x, self._y, qx, qy, self._ux, self._uy)
+        return 1.0 if math.sqrt(self._x * self._x + self._y * self._y) > 1.0 else 0.0
 
     def _physical_state(self) -> np.ndarray:
-        return self._position[0].copy()
+        return np.array([self._x, self._y])
 
     def _draw(self, canvas: Canvas) -> None:
         canvas.circle((0.0, 0.0), 1.0, (235, 235, 228))

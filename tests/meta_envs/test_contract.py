@@ -167,6 +167,7 @@ def test_bare_physical_state_without_meta_features(env_id: str) -> None:
         ({"no_such_argument": 1}, TypeError),
     ],
 )
+@pytest.mark.filterwarnings("ignore:.*render_mode='ansi'")
 def test_bad_arguments_raise_at_make(env_id: str, kwargs: dict, error: type[Exception]) -> None:
     name = next(iter(kwargs))
     with pytest.raises(error, match=name):

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from meta_envs.envs.escape_room import DOOR_WIDTH, move_in_room
+from meta_envs.envs.escape_room import DOOR_WIDTH, move_in_room, move_one
 
 
 def door(angle: float) -> np.ndarray:
@@ -69,10 +69,10 @@ def test_outside_moves_away_are_free() -> None:
 def test_reward_is_one_outside_only_and_the_agent_can_slide_along_the_wall() -> None:
     env = gym.make("meta_envs/EscapeRoom-v0", num_sub_episodes=1, sub_episode_length=60).unwrapped
     env.reset(seed=0, options={"task": math.pi / 2})
-    env._position = np.array([[0.99, 0.0]])  # hand-built state: on the wall at angle 0
+    env._x, env._y = 0.99, 0.0  # hand-built state: on the wall at angle 0
     rewards, radii, angles = [], [], []
     for _ in range(40):  # push outward and counter-clockwise: slides along the wall to the door
-        x, y = env._position[0]
+        x, y = env._x, env._y
         a = np.array([-y, x]) + 0.3 * np.array([x, y])
         obs, reward, *_ = env.step((a / np.abs(a).max()).astype(np.float32))
         rewards.append(reward)
@@ -106,3 +106,19 @@ def test_door_angles_in_upper_half_and_scalar_tasks() -> None:
         env.reset(options={"task": [1.0]})
     with pytest.raises(ValueError):
         env.reset(options={"task": math.inf})
+
+
+def test_scalar_and_batched_moves_are_bit_identical() -> None:
+    """The single env's scalar path and the vector env's batched path, on moves near the wall."""
+    rng = np.random.default_rng(0)
+    k = 20000
+    radius = rng.uniform(0.85, 1.15, k)
+    angle = rng.uniform(-math.pi, math.pi, k)
+    p = np.stack([radius * np.cos(angle), radius * np.sin(angle)], 1)
+    q = p + 0.1 * rng.uniform(-1, 1, (k, 2))
+    door_angle = rng.uniform(0, math.pi, k)
+    doors = np.stack([np.cos(door_angle), np.sin(door_angle)], 1)
+    batched = move_in_room(p, q, doors)
+    scalar = np.array([move_one(*p[i], *q[i], *doors[i]) for i in range(k)])
+    np.testing.assert_array_equal(scalar, batched)
+    assert 0.1 < np.mean(np.linalg.norm(batched, axis=1) != np.linalg.norm(q, axis=1)) < 0.9  # walls hit
