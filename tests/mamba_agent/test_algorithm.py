@@ -1,0 +1,181 @@
+"""The SB3-style facade: construction, errors, seeding, predict, save / load, SB3 integration."""
+
+from __future__ import annotations
+
+import glob
+import os
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from stable_baselines3.common.callbacks import (
+    BaseCallback,
+    CallbackList,
+    CheckpointCallback,
+    EvalCallback,
+)
+from stable_baselines3.common.evaluation import evaluate_policy
+from stable_baselines3.common.logger import configure
+from tiny_envs import BanditMetaEnv, DriftMetaEnv
+
+from mamba_agent import MAMBA
+from mamba_agent.config import make_config, preset_for_env
+from mamba_agent.data.wrappers import MetaFeatures
+
+
+def losses(metrics: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in metrics.items() if not k.startswith("time/")}
+
+
+def tiny(env: gym.Env | None = None, **kw) -> MAMBA:
+    return MAMBA(env if env is not None else BanditMetaEnv(), preset="tiny", seed=0, **kw)
+
+
+def test_config_overrides_and_presets():
+    cfg = make_config("tiny", deter=8, dreamer_vanilla=True, imag_horizon=2)
+    assert (cfg.world_model.deter, cfg.replay.dreamer_vanilla, cfg.behavior.imag_horizon) == (
+        8, True, 2)
+    with pytest.raises(TypeError, match="no_such_field"):
+        make_config("tiny", no_such_field=1)
+    with pytest.raises(TypeError):
+        tiny(no_such_field=1)
+    with pytest.raises(ValueError, match="preset"):
+        make_config("nope")
+    assert preset_for_env("meta_envs/PointRobot-v0") == "point_robot"
+    assert preset_for_env("meta_envs/RoomsN-v0", cpu=True) == "rooms_cpu"
+    assert preset_for_env("CartPole-v1") == "default"
+    pr = make_config("point_robot")
+    assert pr.behavior.imag_horizon == 2 and pr.world_model.enc_layers == 4
+    assert make_config("reacher").world_model.wm_lr == 2e-4
+    for name in ("point_robot", "point_robot_wind", "escape_room", "rooms", "reacher", "cpu",
+                 "tiny"):
+        make_config(name)
+
+
+class ImageEnv(BanditMetaEnv):
+    def __init__(self) -> None:
+        super().__init__()
+        self.observation_space = gym.spaces.Box(0, 255, (8, 8, 3), np.uint8)
+
+
+class MultiActionEnv(BanditMetaEnv):
+    def __init__(self) -> None:
+        super().__init__()
+        self.action_space = gym.spaces.MultiDiscrete([2, 2])
+
+
+def test_wrong_spaces_give_clear_errors(tmp_path):
+    with pytest.raises(TypeError, match="observation"):
+        tiny(ImageEnv(), augment_obs=False)
+    with pytest.raises(TypeError, match="action"):
+        tiny(MultiActionEnv())
+    model = tiny()
+    with pytest.raises(ValueError, match="observation"):
+        model.predict(np.zeros(5, np.float32))
+    model.save(tmp_path / "m")
+    with pytest.raises(ValueError, match="action space"):
+        MAMBA.load(tmp_path / "m", env=BanditMetaEnv(continuous=True))
+
+
+def test_augmentation_auto_detection():
+    assert tiny().observation_space.shape == (3,)  # [obs, previous reward, t / T]
+    assert tiny(augment_obs=False).observation_space.shape == (1,)
+
+    class Declared(BanditMetaEnv):
+        meta_features = True
+
+    assert tiny(Declared()).observation_space.shape == (1,)
+
+
+def test_same_seed_same_first_losses():
+    a, b, c = tiny(), tiny(), MAMBA(BanditMetaEnv(), preset="tiny", seed=1)
+    for m in (a, b, c):
+        m.learn(40)
+    assert a._n_updates > 0 and losses(a.last_metrics) == losses(b.last_metrics)
+    assert losses(a.last_metrics) != losses(c.last_metrics)
+    for pa, pb in zip(a.world_model.parameters(), b.world_model.parameters()):
+        assert torch.equal(pa, pb)
+
+
+def test_predict_single_and_batched_threads_state():
+    model = tiny(DriftMetaEnv())
+    action, state = model.predict(np.zeros(3, np.float32), deterministic=True)
+    assert action.shape == (1,) and state[0].shape == (1, 32)
+    obs = np.zeros((4, 3), np.float32)
+    actions, state = model.predict(obs, deterministic=True)
+    assert actions.shape == (4, 1) and np.all(np.abs(actions) <= 1)
+    again, state2 = model.predict(obs, state, np.zeros(4, bool), deterministic=True)
+    assert not np.allclose(state2[0], state[0])  # the recurrent state moves on
+    fresh, _ = model.predict(obs, state, np.ones(4, bool), deterministic=True)
+    assert np.allclose(fresh, actions, atol=1e-6)  # episode_start resets it
+    disc, _ = tiny().predict(np.zeros((2, 3), np.float32))
+    assert disc.dtype.kind == "i" and disc.shape == (2,)
+
+
+def test_save_load_identical_predict_and_training(tmp_path):
+    model = tiny(DriftMetaEnv())
+    model.learn(60)
+    model.save(tmp_path / "model")
+    model.save_replay_buffer(tmp_path / "replay.pkl")
+    loaded = MAMBA.load(tmp_path / "model.zip", env=DriftMetaEnv(), device="cpu")
+    loaded.load_replay_buffer(tmp_path / "replay.pkl")
+    assert loaded.num_timesteps == model.num_timesteps and len(loaded.replay) == len(model.replay)
+    obs = np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32)
+    for det in (True, False):
+        a1, s1 = model.predict(obs, deterministic=det)
+        a2, s2 = loaded.predict(obs, deterministic=det)
+        assert np.array_equal(a1, a2) and all(np.array_equal(x, y) for x, y in zip(s1, s2))
+    m1, m2 = model.train(2), loaded.train(2)
+    assert losses(m1) == losses(m2)
+    for p1, p2 in zip(model.actor_critic.parameters(), loaded.actor_critic.parameters()):
+        assert torch.equal(p1, p2)
+    loaded.learn(30, reset_num_timesteps=False)  # and training goes on with the env
+    assert loaded.num_timesteps >= model.num_timesteps + 30
+
+
+def test_evaluate_policy_and_sb3_callbacks(tmp_path):
+    model = tiny(verbose=0)
+    model.set_logger(configure(str(tmp_path / "logs"), ["csv", "tensorboard"]))
+
+    class Counter(BaseCallback):
+        def __init__(self) -> None:
+            super().__init__()
+            self.calls = 0
+
+        def _on_step(self) -> bool:
+            self.calls += 1
+            return True
+
+    class Stop(BaseCallback):
+        def _on_step(self) -> bool:
+            return self.num_timesteps < 60
+
+    counter = Counter()
+    eval_env = MetaFeatures(BanditMetaEnv(), 8)
+    callbacks = CallbackList([
+        counter,
+        CheckpointCallback(save_freq=20, save_path=str(tmp_path / "ckpt"), save_replay_buffer=True),
+        EvalCallback(eval_env, eval_freq=25, n_eval_episodes=2, verbose=0,
+                     best_model_save_path=str(tmp_path / "best")),
+    ])
+    model.learn(80, callback=callbacks, progress_bar=True)
+    assert counter.calls > 0 and model.num_timesteps >= 80
+    assert glob.glob(str(tmp_path / "ckpt" / "rl_model_*_steps.zip"))
+    assert glob.glob(str(tmp_path / "ckpt" / "rl_model_replay_buffer_*_steps.pkl"))
+    assert os.path.exists(tmp_path / "best" / "best_model.zip")
+    header = open(tmp_path / "logs" / "progress.csv").readline()
+    for key in ("rollout/return", "time/fps", "world_model/kl", "behavior/actor_loss"):
+        assert key in header
+    mean, std = evaluate_policy(model, eval_env, n_eval_episodes=3, deterministic=True)
+    assert 0.0 <= mean <= 8.0
+    stopper = tiny()
+    stopper.learn(1000, callback=Stop())
+    assert stopper.num_timesteps < 100
+
+
+def test_dreamer_vanilla_and_vector_env_input():
+    venv = gym.vector.SyncVectorEnv([BanditMetaEnv, BanditMetaEnv])
+    model = MAMBA(venv, preset="tiny", seed=0, dreamer_vanilla=True, window_length=4)
+    model.learn(60)
+    assert model._n_updates > 0 and model.last_metrics["world_model/horizon"] == 4.0
