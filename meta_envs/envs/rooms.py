@@ -307,7 +307,7 @@ class RoomsNEnv(MetaEnv[int]):
             tasks.append(task)
         return tasks
 
-    # ------------------------------------------------------------------ state readable by policies
+    # ------------------------------------------------------------------ state, for tests
     @property
     def cell(self) -> tuple[int, int]:
         """The agent's cell ``(x, y)``."""
