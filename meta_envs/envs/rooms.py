@@ -156,7 +156,7 @@ class RoomsNEnv(MetaEnv[int]):
     ``Discrete(5)``: 0 noop, 1 up (+y), 2 right (+x), 3 down, 4 left. A move into a wall leaves the
     agent where it is; in a corridor only left/right move, and a corridor is entered only from a
     room's middle row. Python ints, numpy integer scalars and 0-d integer arrays are accepted; any
-    other action (out of range, non-integer, wrong shape) raises ``ValueError``.
+    other action (out of range, non-integer, a bool, wrong shape) raises ``ValueError``.
 
     ## Observation Space
 
