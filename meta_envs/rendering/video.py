@@ -14,7 +14,8 @@ def save_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: 
 
     Args:
         frames: the frames, e.g. collected from ``env.render()`` with ``render_mode="rgb_array"``.
-        path: destination ending in ``.mp4`` or ``.gif``; parent folders are created.
+        path: destination ending in ``.mp4`` or ``.gif``; parent folders are created. Frames of
+            odd height or width are padded by one edge row/column for mp4 (H.264 needs even sizes).
         fps: frames per second.
 
     Returns:
@@ -38,10 +39,12 @@ def save_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: 
         raise ValueError("all frames must have the same shape")
     path.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".mp4":
-        # macro_block_size=1 keeps odd frame sizes as they are instead of resizing with a warning.
+        # H.264 in yuv420p needs even sizes: pad odd frames by one edge row/column instead of
+        # letting imageio resize them (macro_block_size=1 turns its resizing off).
+        pad = ((0, shape[0] % 2), (0, shape[1] % 2), (0, 0))
         with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1, quality=7) as writer:
             for frame in frames:
-                writer.append_data(np.asarray(frame, dtype=np.uint8))
+                writer.append_data(np.pad(np.asarray(frame, dtype=np.uint8), pad, mode="edge"))
     else:
         imageio.mimsave(path, [np.asarray(f, dtype=np.uint8) for f in frames], duration=1000 / fps, loop=0)
     return path

@@ -91,3 +91,11 @@ def test_save_video_bad_input(tmp_path) -> None:
         meta_envs.save_video([], tmp_path / "video.mp4")
     with pytest.raises(ValueError, match="same shape"):
         meta_envs.save_video([frame, np.zeros((4, 4, 3), np.uint8)], tmp_path / "video.mp4")
+
+
+def test_save_video_pads_odd_frame_sizes_for_mp4(tmp_path) -> None:
+    frames = [np.full((35, 51, 3), 10 * i, dtype=np.uint8) for i in range(5)]
+    path = meta_envs.save_video(frames, tmp_path / "odd.mp4")
+    reader = imageio.get_reader(path, format="FFMPEG")
+    assert reader.count_frames() == 5
+    assert reader.get_data(0).shape == (36, 52, 3)
