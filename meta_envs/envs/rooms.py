@@ -236,7 +236,8 @@ class RoomsNEnv(MetaEnv[int]):
         # Rendering geometry: one world unit per cell, cells centred on integer coordinates.
         self.world_bounds = (-1.0, self.width, -2.1, 2.1)
         pixels = max(24, min(56, 1200 // (self.width + 1)))
-        self.frame_size = (pixels * (self.width + 1), round(pixels * 4.2))
+        # Even sizes (W + 1 = 6n - 2 is even), which H.264 video needs.
+        self.frame_size = (pixels * (self.width + 1), 2 * round(pixels * 2.1))
 
     # ------------------------------------------------------------------ hooks
     def physical_observation_space(self) -> spaces.Box:
