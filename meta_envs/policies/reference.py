@@ -1,7 +1,7 @@
 """Reference returns (random / explorer / oracle) and the normalised score.
 
 For default arguments the returns come from the table shipped with the package
-(``reference_returns.json``, written by ``python -m meta_envs.policies.reference --write``); for
+(``reference_returns.json``, written by ``python -m meta_envs.policies --write``); for
 other arguments they are computed on first use and cached in memory. Each is the mean
 meta-episode return over ``reset(seed=m)``, ``m = 0..M-1`` (``M = 200``), or exactly over every task
 where the env's task set is small and finite (``env.unwrapped.finite_tasks()``).
@@ -9,7 +9,6 @@ where the env's task set is small and finite (``env.unwrapped.finite_tasks()``).
 
 from __future__ import annotations
 
-import argparse
 import functools
 import json
 from importlib import resources
@@ -85,33 +84,22 @@ def normalized_score(env_id: str, meta_episode_return: float, **env_kwargs: Any)
     return (meta_episode_return - ref["random"]) / (ref["explorer"] - ref["random"])
 
 
-def _write_table(env_ids: list[str]) -> None:
+def write_table(env_ids: list[str]) -> None:
+    """Compute the reference returns of ``env_ids`` for default arguments and store them in the
+    table shipped with the package."""
     path = Path(__file__).with_name(_TABLE_FILE)
     table = json.loads(path.read_text()) if path.exists() else {}
     for env_id in env_ids:
         env, canonical = _canonical_kwargs(env_id, {})
+        tasks = env.unwrapped.finite_tasks()
         env.close()
         returns = compute_reference_returns(env_id)
-        table[env_id] = {"kwargs": canonical, **returns, "num_meta_episodes": NUM_META_EPISODES, "seed": SEED}
+        table[env_id] = {
+            "kwargs": canonical,
+            **returns,
+            "seed": SEED,
+            "num_meta_episodes": NUM_META_EPISODES if tasks is None else max(NUM_META_EPISODES, len(tasks)),
+            "exact_over_tasks": None if tasks is None else len(tasks),
+        }
         print(env_id, {k: round(v, 3) for k, v in returns.items()}, flush=True)
     path.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
-
-
-def main() -> None:
-    """``python -m meta_envs.policies.reference [--write] [ids...]``: print (and store) the table."""
-    import meta_envs
-
-    parser = argparse.ArgumentParser(description=main.__doc__)
-    parser.add_argument("env_ids", nargs="*", help="ids to compute (default: every registered id)")
-    parser.add_argument("--write", action="store_true", help="store the results in the shipped table")
-    args = parser.parse_args()
-    env_ids = args.env_ids or meta_envs.env_ids()
-    if args.write:
-        _write_table(env_ids)
-    else:
-        for env_id in env_ids:
-            print(env_id, compute_reference_returns(env_id), flush=True)
-
-
-if __name__ == "__main__":
-    main()

@@ -130,14 +130,21 @@ def test_boundary_semantics_and_truncation(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_boundary_step_returns_the_next_start(env_id: str) -> None:
-    """The boundary observation is the state the next sub-episode starts from."""
-    env = make(env_id, num_sub_episodes=2, sub_episode_length=3).unwrapped
-    env.reset(seed=0)
+    """The boundary observation is the state the next sub-episode starts from, and final_state is
+    the state a longer sub-episode would have shown after the same actions."""
+    short = make(env_id, num_sub_episodes=2, sub_episode_length=3).unwrapped
+    longer = make(env_id, num_sub_episodes=1, sub_episode_length=4).unwrapped
+    short.reset(seed=0)
+    longer.reset(seed=0)
+    space = copy.deepcopy(short.action_space)
+    space.seed(0)
     for _ in range(3):
-        obs, *_, info = env.step(env.action_space.sample())
-    d = env.physical_space.shape[0]
-    np.testing.assert_array_equal(obs[:d], env._physical_state().astype(np.float32))
-    assert not np.array_equal(obs[:d], info["final_state"])
+        action = space.sample()
+        obs, *_, info = short.step(action)
+        longer_obs, *_ = longer.step(action)
+    d = short.physical_space.shape[0]
+    np.testing.assert_array_equal(obs[:d], short._physical_state().astype(np.float32))
+    np.testing.assert_array_equal(info["final_state"], longer_obs[:d])
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
