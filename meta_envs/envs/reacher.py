@@ -100,6 +100,33 @@ def sample_goals(rng: np.random.Generator, n: int) -> np.ndarray:
     return goals
 
 
+def arm_state(qpos: np.ndarray, qvel: np.ndarray, l1: float, l2: float) -> list[float]:
+    """The physical state ``[x, y, cos q1, sin q1, cos q2, sin q2, dq1, dq2]`` of the arm.
+
+    The fingertip comes from forward kinematics of the joint angles (MuJoCo's own body positions
+    lag ``qpos`` by one physics step after ``mj_step``). Shared by the single and the vector env so
+    that both compute bit-identical states.
+    """
+    shoulder, wrist = qpos.tolist()
+    c1 = math.cos(shoulder)
+    s1 = math.sin(shoulder)
+    c2 = math.cos(wrist)
+    s2 = math.sin(wrist)
+    c12 = c1 * c2 - s1 * s2  # cos/sin of shoulder + wrist, the forearm's direction
+    s12 = s1 * c2 + c1 * s2
+    v1, v2 = qvel.tolist()
+    return [l1 * c1 + l2 * c12, l1 * s1 + l2 * s12, c1, s1, c2, s2, v1, v2]
+
+
+def goal_reward(
+    state: list[float], goal: tuple[float, float], a0: float, a1: float
+) -> tuple[float, float, float]:
+    """``(d, max(1 - d / 0.05, 0), -0.01 ||a||^2)`` for fingertip-to-goal distance ``d``."""
+    distance = math.hypot(state[0] - goal[0], state[1] - goal[1])
+    distance_term = 1.0 - distance / GOAL_RADIUS if distance < GOAL_RADIUS else 0.0
+    return distance, distance_term, -ACTION_COST * (a0 * a0 + a1 * a1)
+
+
 def _reinitialize_egl_display() -> bool:
     """Re-initialize MuJoCo's shared EGL display after someone else terminated it.
 
@@ -298,10 +325,7 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
         ctrl[1] = a1
         mujoco.mj_step(self._model, self._data, N_SUBSTEPS)
         state = self._update_state()
-        goal_x, goal_y = self._goals[self._goal_index]
-        distance = math.hypot(state[0] - goal_x, state[1] - goal_y)
-        distance_term = 1.0 - distance / GOAL_RADIUS if distance < GOAL_RADIUS else 0.0
-        control = -ACTION_COST * (a0 * a0 + a1 * a1)
+        distance, distance_term, control = goal_reward(state, self._goals[self._goal_index], a0, a1)
         self._reward_terms = (distance_term, control)
         if distance < GOAL_RADIUS:
             if self._goal_index < self.n - 1:
@@ -312,19 +336,8 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
         return distance_term + control
 
     def _update_state(self) -> list[float]:
-        shoulder, wrist = self._qpos.tolist()
-        c1 = math.cos(shoulder)
-        s1 = math.sin(shoulder)
-        c2 = math.cos(wrist)
-        s2 = math.sin(wrist)
-        # cos/sin of shoulder + wrist, the forearm's direction.
-        c12 = c1 * c2 - s1 * s2
-        s12 = s1 * c2 + c1 * s2
-        v1, v2 = self._qvel.tolist()
-        l1 = self.upper_arm_length
-        l2 = self.forearm_length
-        self._state = state = [l1 * c1 + l2 * c12, l1 * s1 + l2 * s12, c1, s1, c2, s2, v1, v2]
-        return state
+        self._state = arm_state(self._qpos, self._qvel, self.upper_arm_length, self.forearm_length)
+        return self._state
 
     def _physical_state(self) -> np.ndarray:
         return np.array(self._state)
