@@ -31,6 +31,11 @@ ENVIRONMENTS: tuple[tuple[str, str, str | None], ...] = (
         "meta_envs.envs.rooms:RoomsNEnv",
         "meta_envs.vector.rooms:RoomsNVectorEnv",
     ),
+    (
+        "meta_envs/ReacherN-v0",
+        "meta_envs.envs.reacher:ReacherNEnv",
+        "meta_envs.vector.reacher:ReacherNVectorEnv",
+    ),
 )
 
 

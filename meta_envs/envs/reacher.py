@@ -436,7 +436,7 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
     _GOAL_RGBA: ClassVar[dict[str, tuple[float, float, float, float]]] = {
         "current": (1.0, 0.8, 0.1, 1.0),
         "later": (0.9, 0.45, 0.1, 1.0),
-        "reached": (0.35, 0.42, 0.5, 1.0),
+        "reached": (0.2, 0.24, 0.3, 1.0),
     }
 
     def _add_goal_markers(self, scene: Any) -> None:
