@@ -1,4 +1,4 @@
-"""Reacher-N: a planar two-link MuJoCo arm must touch n hidden goals in order, then park on the last.
+"""Reacher-N: a planar two-link MuJoCo arm touches n hidden goals in order, then parks on the last.
 
 This module imports ``mujoco`` (the official bindings) when it is imported, and only then: the
 registry refers to it by a string entry point, so ``import meta_envs`` stays light. On a Linux
@@ -78,7 +78,9 @@ def model_xml() -> str:
     """The MJCF text of the arm, read once from the package data with ``importlib.resources``."""
     global _MODEL_XML
     if _MODEL_XML is None:
-        _MODEL_XML = resources.files("meta_envs.envs").joinpath(*MODEL_RESOURCE).read_text(encoding="utf-8")
+        _MODEL_XML = (
+            resources.files("meta_envs.envs").joinpath(*MODEL_RESOURCE).read_text(encoding="utf-8")
+        )
     return _MODEL_XML
 
 
@@ -86,7 +88,9 @@ def load_model() -> mujoco.MjModel:
     """A fresh :class:`mujoco.MjModel` of the arm (checks the timestep against ``CONTROL_DT``)."""
     model = mujoco.MjModel.from_xml_string(model_xml())
     if not math.isclose(model.opt.timestep * N_SUBSTEPS, CONTROL_DT):
-        raise RuntimeError(f"reacher_n.xml timestep {model.opt.timestep} does not match {CONTROL_DT}/{N_SUBSTEPS}")
+        raise RuntimeError(
+            f"reacher_n.xml timestep {model.opt.timestep} does not match {CONTROL_DT}/{N_SUBSTEPS}"
+        )
     return model
 
 
@@ -149,7 +153,7 @@ def _reinitialize_egl_display() -> bool:
 
 
 class ReacherNEnv(MetaEnv[np.ndarray]):
-    """Reacher-N: touch ``n`` hidden goals in order with a two-link MuJoCo arm, then park on the last.
+    """Reacher-N: touch ``n`` hidden goals in order with a two-link MuJoCo arm, then park.
 
     ## Description
 
@@ -163,20 +167,31 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
 
     Physics: the official ``mujoco`` bindings on the MJCF model ``envs/assets/reacher_n.xml``
     shipped as package data. One control step is 0.02 s = **2 physics steps of 0.01 s** (Euler
-    with implicit joint damping). Why 2: the wrist's damping time constant (inertia / damping) is
-    about 0.02 s, as long as a control step, so a single 0.02 s step (dm_control's choice) resolves
-    it poorly (about twice the integration error of 0.01 s steps) and the wrist's joint-limit
-    impacts worse; 4 steps would halve the error again at twice the physics cost, which at 1.7 us
-    per physics step is the largest part of ``env.step``.
+    with implicit joint damping). Why 2: the wrist's damping time constant (effective inertia /
+    damping) is 0.005 to 0.019 s depending on the elbow angle, no longer than a control step, so a
+    single 0.02 s step (dm_control's choice) resolves it poorly: after 1 s of random torques the
+    joint angles are twice as far from a fine-step reference as with 0.01 s steps (4e-3 against
+    2e-3 rad) and six times as far after wrist-limit hits (0.09 against 0.015 rad). 4 steps would
+    halve the error again at twice the physics cost (about 1.7 us per physics step, the largest
+    part of ``env.step``).
+
+    Rendering (``rgb_array``/``human``): MuJoCo's offscreen ``mujoco.Renderer`` from a camera
+    looking straight down; goals are discs of radius 0.05 numbered in order (yellow: current,
+    orange: later, dimmed: reached, green: the last goal reached and parked on), and the
+    fingertip trail of each sub-episode is drawn over the frame in its own colour (red, green,
+    blue, then more), with a caption. Without a display, importing this module sets
+    ``MUJOCO_GL=egl`` (else ``osmesa``) unless it is set; see :func:`choose_mujoco_gl`.
 
     ## Task Distribution
 
     ``n`` goals drawn independently and uniformly on the disk of radius 0.195 around the base
-    (``r = 0.195 sqrt(U)``, angle ``2 pi U``). Every such goal is reachable: the fingertip covers the
-    annulus ``0.042 <= r <= 0.24``, and a goal closer to the base than 0.042 is still within 0.05 of
-    the fingertip with the wrist at its limit. ``env.unwrapped.task`` is a read-only float64 array of
-    shape ``(n, 2)`` (goal ``i`` in row ``i``); ``reset(options={"task": goals})`` takes the same
-    (any finite values, for off-distribution evaluation).
+    (``r = 0.195 sqrt(U)``, angle ``2 pi U``). Every such goal is reachable: the fingertip covers
+    the annulus ``0.042 <= r <= 0.24`` exactly, and a goal closer to the base than 0.042 (4.6% of
+    goals) is within ``0.042 - r < 0.05`` of the fingertip with the wrist at its limit, so it pays
+    (at most ``1 - (0.042 - r) / 0.05`` per step) and counts as reached. ``env.unwrapped.task`` is
+    a read-only float64 array of shape ``(n, 2)`` (goal ``i`` in row ``i``);
+    ``reset(options={"task": goals})`` takes the same (any finite values, for off-distribution
+    evaluation).
 
     ## Action Space
 
@@ -349,7 +364,9 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
         info["reward_terms"] = {"distance": distance_term, "control": control}
         if info["sub_episode_end"]:
             last = self._t >= self.meta_episode_length  # no reset after the last step
-            info["final_goals_reached"] = self._goals_reached if last else self._previous_goals_reached
+            info["final_goals_reached"] = (
+                self._goals_reached if last else self._previous_goals_reached
+            )
 
     def reference_kwargs(self) -> dict[str, Any]:
         return {**super().reference_kwargs(), "n": self.n}
@@ -396,7 +413,7 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
 
     # ------------------------------------------------------------------ rendering
     def _render_rgb(self) -> np.ndarray:
-        """Render with MuJoCo's offscreen renderer, then draw the trails and a caption with pygame."""
+        """Render with MuJoCo's offscreen renderer; draw the trails and a caption with pygame."""
         model, data = self._model, self._data
         if self._renderer is None:
             self._renderer = self._make_renderer()
@@ -424,19 +441,24 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
                 renderer = mujoco.Renderer(model, height=self.height, width=self.width)
         except Exception as error:  # the message of a failed GL context is rarely helpful
             raise RuntimeError(
-                f"could not create MuJoCo's offscreen renderer (MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}); "
-                "without a display, set MUJOCO_GL=egl (or osmesa) before mujoco is first imported"
+                "could not create MuJoCo's offscreen renderer "
+                f"(MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}); without a display, set "
+                "MUJOCO_GL=egl (or osmesa) in the environment before mujoco is first imported "
+                "(importing meta_envs.envs.reacher first does it for you)"
             ) from error
         camera = model.camera("fixed")
         # Pixels per metre at the fingertip's height, for the trail overlay (top-down camera).
         depth = float(camera.pos[2]) - float(model.body("arm").pos[2])
-        self._pixels_per_metre = (self.height / 2) / (math.tan(math.radians(camera.fovy[0]) / 2) * depth)
+        self._pixels_per_metre = (self.height / 2) / (
+            math.tan(math.radians(camera.fovy[0]) / 2) * depth
+        )
         return renderer
 
     _GOAL_RGBA: ClassVar[dict[str, tuple[float, float, float, float]]] = {
         "current": (1.0, 0.8, 0.1, 1.0),
         "later": (0.9, 0.45, 0.1, 1.0),
         "reached": (0.2, 0.24, 0.3, 1.0),
+        "parked": (0.3, 0.85, 0.4, 1.0),  # the last goal, reached and still paying
     }
 
     def _add_goal_markers(self, scene: Any) -> None:
@@ -445,15 +467,17 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
         for index, (x, y) in enumerate(self._goals):
             if scene.ngeom >= scene.maxgeom:
                 break
-            if index < self._goals_reached:
+            if index == self._goal_index:
+                kind = "parked" if index < self._goals_reached else "current"
+            elif index < self._goal_index:
                 kind = "reached"
-            elif index == self._goal_index:
-                kind = "current"
             else:
                 kind = "later"
             geom = scene.geoms[scene.ngeom]
             rgba = np.array(self._GOAL_RGBA[kind], dtype=np.float32)
-            mujoco.mjv_initGeom(geom, mujoco.mjtGeom.mjGEOM_CYLINDER, size, np.array([x, y, 0.001]), eye, rgba)
+            mujoco.mjv_initGeom(
+                geom, mujoco.mjtGeom.mjGEOM_CYLINDER, size, np.array([x, y, 0.001]), eye, rgba
+            )
             geom.label = str(index + 1)
             scene.ngeom += 1
 

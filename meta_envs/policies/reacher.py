@@ -1,4 +1,4 @@
-"""Reference policies of Reacher-N: the oracle (told the goals) and the explorer (searches for them).
+"""Reference policies of Reacher-N: the oracle (told the goals) and the explorer (searches).
 
 Both steer the arm with the same joint-space controller: the fingertip target is turned into joint
 targets by inverse kinematics (the elbow side is chosen once per target, the one closer in joint
@@ -45,7 +45,9 @@ class ArmController:
         self.l1 = env.upper_arm_length
         self.l2 = env.forearm_length
         self.wrist_low, self.wrist_high = env.wrist_range
-        self.reach_min = math.sqrt(self.l1**2 + self.l2**2 + 2 * self.l1 * self.l2 * math.cos(self.wrist_high))
+        self.reach_min = math.sqrt(
+            self.l1**2 + self.l2**2 + 2 * self.l1 * self.l2 * math.cos(self.wrist_high)
+        )
         self.reach_max = self.l1 + self.l2
         # The mass matrix of a planar two-link arm is [[c + 2b cos q2, a + b cos q2], [., a]]:
         # read a, b, c from the (static) model at two elbow angles.
@@ -79,17 +81,23 @@ class ArmController:
     def inverse_kinematics(self, x: float, y: float, sign: float) -> tuple[float, float]:
         """Joint angles putting the fingertip at (or nearest to) ``(x, y)``, elbow side ``sign``."""
         wrist = sign * self.wrist_for_radius(math.hypot(x, y))
-        shoulder = math.atan2(y, x) - math.atan2(self.l2 * math.sin(wrist), self.l1 + self.l2 * math.cos(wrist))
+        shoulder = math.atan2(y, x) - math.atan2(
+            self.l2 * math.sin(wrist), self.l1 + self.l2 * math.cos(wrist)
+        )
         return shoulder, wrist
 
     def pd(self, obs: np.ndarray, shoulder_target: float, wrist_target: float) -> np.ndarray:
-        """Saturated torques that drive the joints to their targets (the shoulder error is wrapped)."""
+        """Saturated torques driving the joints to their targets (the shoulder error is wrapped)."""
         shoulder = math.atan2(obs[3], obs[2])
         wrist = math.atan2(obs[5], obs[4])
         v1, v2 = float(obs[6]), float(obs[7])
         e1 = _wrap(shoulder_target - shoulder)
         e2 = wrist_target - wrist
-        return self._torques(OMEGA * OMEGA * e1 - 2 * ZETA * OMEGA * v1, OMEGA * OMEGA * e2 - 2 * ZETA * OMEGA * v2, obs)
+        return self._torques(
+            OMEGA * OMEGA * e1 - 2 * ZETA * OMEGA * v1,
+            OMEGA * OMEGA * e2 - 2 * ZETA * OMEGA * v2,
+            obs,
+        )
 
     def _torques(self, acc1: float, acc2: float, obs: np.ndarray) -> np.ndarray:
         """Actions giving joint accelerations ``(acc1, acc2)``, clipped to the action box.
@@ -379,4 +387,6 @@ class ReacherNExplorer(ReferencePolicy):
                 belief.swept = 0.0
                 radius = SEARCH_RINGS[belief.ring % len(SEARCH_RINGS)]
         self._previous_shoulder = shoulder
-        return self.controller.sweep(obs, SWEEP_TORQUE, side * self.controller.wrist_for_radius(radius))
+        return self.controller.sweep(
+            obs, SWEEP_TORQUE, side * self.controller.wrist_for_radius(radius)
+        )

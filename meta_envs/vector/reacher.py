@@ -53,7 +53,7 @@ class ReacherNVectorEnv(MetaVectorEnv):
 
     def _reset_physical(self) -> None:
         model, l1, l2 = self._model, self._l1, self._l2
-        for i, (rng, data) in enumerate(zip(self.rngs, self._datas)):
+        for i, (rng, data) in enumerate(zip(self.rngs, self._datas, strict=True)):
             shoulder = rng.uniform(-np.pi, np.pi)
             wrist = rng.uniform(*self._wrist_range)
             mujoco.mj_resetData(model, data)
@@ -74,7 +74,7 @@ class ReacherNVectorEnv(MetaVectorEnv):
         mj_step = mujoco.mj_step
         rewards = np.empty(self.num_envs)
         goal_index, goals_reached = self._goal_index, self._goals_reached
-        for i, ((a0, a1), data) in enumerate(zip(actions.tolist(), self._datas)):
+        for i, ((a0, a1), data) in enumerate(zip(actions.tolist(), self._datas, strict=True)):
             ctrl = data.ctrl
             ctrl[0] = a0
             ctrl[1] = a1
@@ -82,7 +82,9 @@ class ReacherNVectorEnv(MetaVectorEnv):
             state = arm_state(data.qpos, data.qvel, l1, l2)
             self._states[i] = state
             index = goal_index[i]
-            distance, distance_term, control = goal_reward(state, self._goal_lists[i][index], a0, a1)
+            distance, distance_term, control = goal_reward(
+                state, self._goal_lists[i][index], a0, a1
+            )
             self._distance_terms[i] = distance_term
             self._controls[i] = control
             if distance < GOAL_RADIUS:

@@ -1,4 +1,4 @@
-"""Reacher-N on MuJoCo: contract, reward rule, goal switching, inputs, rendering, vector form, wheel."""
+"""Reacher-N on MuJoCo: contract, reward, goal switching, inputs, rendering, vector form, wheel."""
 
 from __future__ import annotations
 
@@ -103,11 +103,15 @@ def test_observation_layout_matches_mujoco() -> None:
     for _ in range(7):
         obs, *_ = env.step(np.array([0.7, -0.4], dtype=np.float32))
     q, v = env.data.qpos.copy(), env.data.qvel.copy()
-    np.testing.assert_allclose(obs[2:6], [math.cos(q[0]), math.sin(q[0]), math.cos(q[1]), math.sin(q[1])], atol=1e-6)
+    np.testing.assert_allclose(
+        obs[2:6], [math.cos(q[0]), math.sin(q[0]), math.cos(q[1]), math.sin(q[1])], atol=1e-6
+    )
     np.testing.assert_allclose(obs[6:], v, rtol=1e-6)
     mujoco.mj_kinematics(env.model, env.data)
     np.testing.assert_allclose(obs[:2], env.data.body("finger").xpos[:2], atol=1e-7)
-    np.testing.assert_allclose(obs, arm_state(env.data.qpos, env.data.qvel, 0.12, 0.12), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(
+        obs, arm_state(env.data.qpos, env.data.qvel, 0.12, 0.12), rtol=1e-6, atol=1e-7
+    )
 
 
 # ---------------------------------------------------------------------- task and start distribution
@@ -314,8 +318,14 @@ def test_mujoco_gl_is_chosen_before_mujoco_is_imported() -> None:
         "env = ReacherNEnv(render_mode='rgb_array'); env.reset(seed=0); "
         "print(os.environ['MUJOCO_GL'], env.render().shape)"
     )
-    environ = {k: v for k, v in os.environ.items() if k not in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY", "PYOPENGL_PLATFORM")}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=environ)
+    environ = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("MUJOCO_GL", "DISPLAY", "WAYLAND_DISPLAY", "PYOPENGL_PLATFORM")
+    }
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=environ
+    )
     assert result.returncode == 0, result.stderr
     backend, shape = result.stdout.split(maxsplit=1)
     assert backend in ("egl", "osmesa") and shape.strip() == "(256, 256, 3)"
@@ -394,7 +404,18 @@ def test_explorer_never_reads_the_task(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_model_loads_from_an_installed_wheel(tmp_path: Path) -> None:
     wheels = tmp_path / "wheels"
     build = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q", "-w", str(wheels), str(REPO)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(wheels),
+            str(REPO),
+        ],
         capture_output=True,
         text=True,
     )
@@ -404,14 +425,25 @@ def test_model_loads_from_an_installed_wheel(tmp_path: Path) -> None:
         assert "meta_envs/envs/assets/reacher_n.xml" in archive.namelist()
     target = tmp_path / "site"
     install = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(target), str(wheel)],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-deps",
+            "-q",
+            "--target",
+            str(target),
+            str(wheel),
+        ],
         capture_output=True,
         text=True,
     )
     assert install.returncode == 0, install.stderr
     code = (
         "import gymnasium as gym, meta_envs, meta_envs.envs.reacher as r; "
-        "env = gym.make('meta_envs/ReacherN-v0'); env.reset(seed=0); env.step(env.action_space.sample()); "
+        "env = gym.make('meta_envs/ReacherN-v0'); env.reset(seed=0); "
+        "env.step(env.action_space.sample()); "
         "print(r.__file__); print(r.model_xml()[:8])"
     )
     run = subprocess.run(
