@@ -77,21 +77,36 @@ class Actor(nn.Module):
 
 def imagine(wm: WorldModel, actor: Actor, start: RSSMState, horizon: int,
             generator: torch.Generator | None = None, through_dynamics: bool = True
-            ) -> tuple[torch.Tensor, torch.Tensor]:
+            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Roll the prior forward ``horizon`` steps from ``start`` (N, ...) with actions from ``actor``.
-    Returns (feats (N, H + 1, F) of states s_0..s_H, actions (N, H, A) with a_k taken at s_k).
-    Without ``through_dynamics`` the actions enter the dynamics detached."""
+
+    Returns feats (N, H + 1, F) of states s_0..s_H, actions (N, H, A) with a_k taken at s_k, and
+    the policy's log-probabilities (of the detached actions) and entropies at s_0..s_{H-1}, (N, H).
+    Without ``through_dynamics`` the actions enter the dynamics detached.
+    """
     N = start.deter.shape[0]
     rssm, dev = wm.rssm, start.deter.device
     state = start
-    feats, actions = [state.feat()], []
+    feats, actions, log_probs, entropies = [state.feat()], [], [], []
     for _ in range(horizon):
-        action = actor(state.feat()).rsample(actor.noise((N,), generator, dev))
+        dist = actor(state.feat() if through_dynamics else state.feat().detach())
+        action = dist.rsample(actor.noise((N,), generator, dev))
         actions.append(action)
+        log_probs.append(dist.log_prob(action.detach()))
+        entropies.append(dist.entropy())
         noise = gumbel_noise((N, rssm.stoch, rssm.classes), generator, dev)
         state = rssm.img_step(state, action if through_dynamics else action.detach(), noise)
         feats.append(state.feat())
-    return torch.stack(feats, 1), torch.stack(actions, 1)
+    return (torch.stack(feats, 1), torch.stack(actions, 1), torch.stack(log_probs, 1),
+            torch.stack(entropies, 1))
+
+
+def imagine_policy_terms(actor: Actor, feats: torch.Tensor, actions: torch.Tensor
+                         ) -> tuple[None, None, torch.Tensor, torch.Tensor]:
+    """Log-probabilities and entropies (N, H) of ``actions`` (N, H, A) under the policy at the
+    detached imagined states ``feats[:, :-1]`` (REINFORCE: the gradient reaches only the actor)."""
+    dist = actor(feats[:, :-1].detach())
+    return None, None, dist.log_prob(actions.detach()), dist.entropy()
 
 
 def actor_loss(adv: torch.Tensor, log_prob: torch.Tensor, entropy: torch.Tensor,
@@ -149,37 +164,39 @@ class ActorCritic(nn.Module):
                           gather_time(post.stoch, idx).flatten(0, 1).detach())
         cont0 = (~gather_time(is_terminal, idx).flatten(0, 1)).float()
         actor_params = list(self.actor.parameters())
-        if self.reinforce:
+        critic_params = list(self.critic.parameters())
+        if self.reinforce:  # no gradient through the dynamics: imagine without a graph
             with torch.no_grad():
-                feats, actions = imagine(wm, self.actor, start, cfg.imag_horizon, generator, False)
+                wm_out = imagine(wm, self.actor, start, cfg.imag_horizon, generator, False)
+            feats = wm_out[0]
+            _, _, log_prob, entropy = imagine_policy_terms(self.actor, feats, wm_out[1])
         else:
-            feats, actions = imagine(wm, self.actor, start, cfg.imag_horizon, generator, True)
+            feats, _, log_prob, entropy = imagine(wm, self.actor, start, cfg.imag_horizon,
+                                                  generator, True)
         reward = twohot_decode(wm.reward_head(feats[:, 1:]), wm.bins)
         cont = torch.sigmoid(wm.continue_head(feats[:, 1:]))
-        value = self.value(feats)
+        # one critic pass serves both losses: the actor's backward is restricted to the actor's
+        # parameters, the critic's to the critic's (on which the state gradient has no effect)
+        critic_logits = self.critic(feats)
+        value = twohot_decode(critic_logits, self.bins)
         ret = lambda_returns(reward, value, cont, cfg.gamma, cfg.lam)
         weight = imagination_weights(cont0, cont, cfg.gamma)
         scale = self.retnorm.update(ret)
         adv = (ret - value[:, :-1].detach()) / scale
-        dist = self.actor(feats[:, :-1].detach() if self.reinforce else feats[:, :-1])
-        log_prob = dist.log_prob(actions.detach()) if self.reinforce else torch.zeros_like(adv)
-        a_loss, metrics = actor_loss(adv, log_prob, dist.entropy(), weight, cfg.entropy,
-                                     self.reinforce)
+        a_loss, metrics = actor_loss(adv, log_prob, entropy, weight, cfg.entropy, self.reinforce)
+        with torch.no_grad():
+            slow_value = twohot_decode(self.slow_critic(feats[:, :-1]), self.bins)
+        c_loss, cm = critic_loss(critic_logits[:, :-1], ret, slow_value, weight, self.bins,
+                                 cfg.slow_critic_reg)
         self.actor_opt.zero_grad(set_to_none=True)
-        a_loss.backward(inputs=actor_params)
+        self.critic_opt.zero_grad(set_to_none=True)
+        a_loss.backward(inputs=actor_params, retain_graph=True)
+        c_loss.backward(inputs=critic_params)
         metrics["behavior/actor_grad_norm"] = float(nn.utils.clip_grad_norm_(actor_params,
                                                                                cfg.ac_clip))
+        metrics["behavior/critic_grad_norm"] = float(nn.utils.clip_grad_norm_(critic_params,
+                                                                                cfg.ac_clip))
         self.actor_opt.step()
-
-        feat_d = feats[:, :-1].detach()
-        with torch.no_grad():
-            slow_value = twohot_decode(self.slow_critic(feat_d), self.bins)
-        c_loss, cm = critic_loss(self.critic(feat_d), ret, slow_value, weight, self.bins,
-                                 cfg.slow_critic_reg)
-        self.critic_opt.zero_grad(set_to_none=True)
-        c_loss.backward()
-        metrics["behavior/critic_grad_norm"] = float(nn.utils.clip_grad_norm_(
-            self.critic.parameters(), cfg.ac_clip))
         self.critic_opt.step()
         with torch.no_grad():
             for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters()):

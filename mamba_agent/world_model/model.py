@@ -57,8 +57,8 @@ class WorldModel(nn.Module):
         self.reward_head = RewardHead(self.feat_dim, cfg.head_units, cfg.head_layers, cfg.bins)
         self.continue_head = ContinueHead(self.feat_dim, cfg.head_units, cfg.head_layers)
         self.local_head = (
-            LocalWindowHead(self.feat_dim, embed, obs_dim, cfg.local_window, cfg.enc_units,
-                            cfg.enc_layers) if cfg.local_window > 0 else None
+            LocalWindowHead(self.feat_dim, embed, obs_dim, cfg.local_window, cfg.head_units,
+                            cfg.head_layers) if cfg.local_window > 0 else None
         )
         self.register_buffer("bins", symlog_bins(cfg.bins), persistent=False)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.wm_lr, eps=cfg.wm_eps)

@@ -131,9 +131,11 @@ class RSSM(nn.Module):
         """
         B, T, _ = embed.shape
         assert prev_action.shape[:2] == (B, T) and is_first.shape == (B, T), "observe: shape mismatch"
-        act_proj = self.img_in_a(prev_action * (~is_first).unsqueeze(-1).to(prev_action.dtype))
-        emb_proj = self.obs_e(embed)
-        noise = gumbel_noise((B, T, self.stoch, self.classes), generator, embed.device)
+        # unbind (not [:, t]) so that the backward pass stacks the step gradients once: linear in T
+        act_proj = self.img_in_a(
+            prev_action * (~is_first).unsqueeze(-1).to(prev_action.dtype)).unbind(1)
+        emb_proj = self.obs_e(embed).unbind(1)
+        noise = gumbel_noise((B, T, self.stoch, self.classes), generator, embed.device).unbind(1)
         resets = is_first.any(0).tolist()
         state = start if start is not None else self.initial(B)
         init = self.initial(B) if any(resets) else None
@@ -143,9 +145,9 @@ class RSSM(nn.Module):
                 keep = (~is_first[:, t]).to(embed.dtype).unsqueeze(-1)
                 state = RSSMState(keep * state.deter + (1 - keep) * init.deter,
                                   keep * state.stoch + (1 - keep) * init.stoch)
-            deter = self._gru_step(state, act_proj[:, t])
-            logits = self._post_logits(deter, emb_proj[:, t])
-            stoch = self._sample(logits, noise[:, t], mode=False)
+            deter = self._gru_step(state, act_proj[t])
+            logits = self._post_logits(deter, emb_proj[t])
+            stoch = self._sample(logits, noise[t], mode=False)
             state = RSSMState(deter, stoch)
             deters.append(deter)
             stochs.append(stoch)

@@ -1,0 +1,171 @@
+"""MAMBA agent throughput: seconds per update at the Point Robot paper shape (B = 16, T = 300,
+GRU 512, 512 imagination starts per sequence, horizon 2) and at T = 900 / 1,800, env frames/s of
+``learn`` with the ``cpu`` preset, and peak memory; beside the machine yardstick factor.
+
+    python benchmarks/agent_throughput.py                 # everything (a few minutes on 2 cores)
+    python benchmarks/agent_throughput.py --lengths 300   # only the update timing at T = 300
+
+Target on the reference machine (factor 1.0), 2 CPU cores: <= 0.8 s per update at T = 300; on
+another machine scale it by the yardstick factor printed here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing as mp
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import torch
+
+from mamba_agent import MAMBA
+from mamba_agent.behavior.actor_critic import ActorCritic
+from mamba_agent.config import make_config
+from mamba_agent.data.batch import Batch
+from mamba_agent.world_model.model import WorldModel
+
+YARDSTICK = Path("/work/shared/bench/yardstick.py")
+
+
+def _batch(B: int, T: int, obs_dim: int, act_dim: int, rng: np.random.Generator) -> Batch:
+    is_first = np.zeros((B, T), bool)
+    is_first[:, 0] = True
+    return Batch.from_numpy({
+        "obs": rng.normal(size=(B, T, obs_dim)).astype(np.float32),
+        "prev_action": rng.uniform(-1, 1, size=(B, T, act_dim)).astype(np.float32),
+        "reward": (rng.random((B, T)) < 0.1).astype(np.float32),
+        "is_first": is_first, "is_terminal": np.zeros((B, T), bool)})
+
+
+def _update_timing(T: int, repeats: int, threads: int, queue: mp.Queue) -> None:
+    torch.set_num_threads(threads)
+    torch.manual_seed(0)
+    cfg = make_config("point_robot", imag_starts=512, imag_horizon=2, batch_size=16)
+    obs_dim, act_dim = 4, 2
+    wm = WorldModel(cfg.world_model, obs_dim, act_dim)
+    ac = ActorCritic(cfg.behavior, wm.feat_dim, act_dim, False, cfg.world_model.head_units,
+                     cfg.world_model.head_layers, cfg.world_model.bins, cfg.world_model.unimix)
+    gen = torch.Generator().manual_seed(0)
+    batch = _batch(16, T, obs_dim, act_dim, np.random.default_rng(0))
+    times, wm_times = [], []
+    for i in range(repeats + 1):
+        t0 = time.perf_counter()
+        _, post = wm.train_step(batch, gen)
+        t1 = time.perf_counter()
+        ac.train_step(wm, post, batch.is_terminal, gen)
+        if i > 0:  # the first update warms up allocators
+            times.append(time.perf_counter() - t0)
+            wm_times.append(t1 - t0)
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put({"T": T, "update_s": statistics.median(times), "wm_s": statistics.median(wm_times),
+               "peak_rss_mb": peak_mb})
+
+
+class PointRobotLike(gym.Env):
+    """Stand-in when meta_envs is not importable: 2-D point, goal on the half circle, 3 x 100 steps,
+    observation [x, y, previous reward, t / 300]."""
+
+    def __init__(self) -> None:
+        self.observation_space = gym.spaces.Box(-np.inf, np.inf, (4,), np.float32)
+        self.action_space = gym.spaces.Box(-1.0, 1.0, (2,), np.float32)
+        self.meta_features = True
+
+    def reset(self, *, seed=None, options=None):
+        super().reset(seed=seed)
+        phi = self.np_random.uniform(0, np.pi)
+        self.goal, self.pos, self.t = np.array([np.cos(phi), np.sin(phi)]), np.zeros(2), 0
+        return np.array([0, 0, 0, 0], np.float32), {}
+
+    def step(self, action):
+        self.pos = np.clip(self.pos + 0.1 * np.clip(action, -1, 1), -2, 2)
+        d = np.linalg.norm(self.pos - self.goal)
+        r = float(1 - d) if d <= 0.2 else 0.0
+        self.t += 1
+        if self.t % 100 == 0:
+            self.pos = np.zeros(2)
+        obs = np.array([*self.pos, r, self.t / 300], np.float32)
+        return obs, r, False, self.t >= 300, {"sub_episode_end": self.t % 100 == 0}
+
+
+def _learn_fps(steps: int, threads: int, queue: mp.Queue) -> None:
+    torch.set_num_threads(threads)
+    try:
+        import meta_envs  # noqa: F401  (benchmarks may import both packages)
+
+        env, name = "meta_envs/PointRobot-v0", "meta_envs/PointRobot-v0"
+        model = MAMBA(env, preset="point_robot_cpu", device="cpu", seed=0)
+    except Exception:  # meta_envs not (yet) importable: a stand-in of the same shape
+        env, name = PointRobotLike(), "PointRobotLike (stand-in)"
+        model = MAMBA(gym.vector.SyncVectorEnv([PointRobotLike] * 4), preset="point_robot_cpu",
+                      device="cpu", seed=0)
+    t0 = time.perf_counter()
+    model.learn(steps)
+    elapsed = time.perf_counter() - t0
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    queue.put({"env": name, "steps": model.num_timesteps, "updates": model._n_updates,
+               "seconds": elapsed, "fps": model.num_timesteps / elapsed, "peak_rss_mb": peak_mb})
+
+
+def _in_subprocess(target, *args) -> dict:
+    ctx = mp.get_context("spawn")
+    queue = ctx.Queue()
+    proc = ctx.Process(target=target, args=(*args, queue))
+    proc.start()
+    out = queue.get()
+    proc.join()
+    return out
+
+
+def yardstick(runs: int = 3) -> float | None:
+    """Median yardstick factor over ``runs`` runs (None when the yardstick is not there)."""
+    if not YARDSTICK.exists():
+        return None
+    factors = []
+    for _ in range(runs):
+        out = subprocess.run([sys.executable, str(YARDSTICK)], capture_output=True, text=True,
+                             check=True).stdout
+        factors.append(json.loads(out.strip().splitlines()[-1])["factor"])
+    return statistics.median(factors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--lengths", type=int, nargs="+", default=[300, 900, 1800])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--learn-steps", type=int, default=6000)
+    parser.add_argument("--skip-learn", action="store_true")
+    args = parser.parse_args()
+    factor = yardstick()
+    print(f"yardstick factor (median of 3): {factor}")
+    rows = []
+    for T in args.lengths:
+        r = _in_subprocess(_update_timing, T, args.repeats, args.threads)
+        rows.append(r)
+        print(f"update  B=16 T={T:5d}: {r['update_s']:.3f} s/update (world model {r['wm_s']:.3f} s,"
+              f" actor-critic {r['update_s'] - r['wm_s']:.3f} s), peak RSS {r['peak_rss_mb']:.0f} MB",
+              flush=True)
+    if len(rows) > 1:
+        base = rows[0]
+        for r in rows[1:]:
+            print(f"growth  T={base['T']} -> {r['T']}: x{r['update_s'] / base['update_s']:.2f} time "
+                  f"for x{r['T'] / base['T']:.0f} length")
+    if rows and rows[0]["T"] == 300 and factor is not None:
+        target = 0.8 * factor
+        verdict = "meets" if rows[0]["update_s"] <= target else "misses"
+        print(f"target at T=300: 0.8 s x factor {factor} = {target:.2f} s -> {verdict} it")
+    if not args.skip_learn:
+        r = _in_subprocess(_learn_fps, args.learn_steps, args.threads)
+        print(f"learn   {r['env']}, cpu preset: {r['steps']} env steps, {r['updates']} updates in "
+              f"{r['seconds']:.1f} s = {r['fps']:.0f} env frames/s, peak RSS {r['peak_rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
