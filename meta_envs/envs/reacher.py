@@ -256,7 +256,10 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
       ambiguous); the boundary step returns the first observation of the next sub-episode (the
       reference revealed it one action late); task sampling and start states are seeded by
       ``reset(seed=...)``; the simulator is the official ``mujoco`` bindings with the model shipped
-      as package data.
+      as package data. Differences from dm_control's reacher (the reference geometry): two 0.01 s
+      physics steps per 0.02 s control step instead of one 0.02 s step, ``n`` goals on the disk of
+      radius 0.195 instead of one target on the ring 0.05..0.20, and no target geom in the model
+      (the goals are drawn at render time).
     """
 
     env_id: ClassVar[str] = "meta_envs/ReacherN-v0"
