@@ -78,7 +78,9 @@ def yardstick_factor(path: Path) -> float | None:
         return None
     factors = []
     for _ in range(3):
-        out = subprocess.run([sys.executable, str(path)], capture_output=True, text=True, check=True).stdout
+        out = subprocess.run(
+            [sys.executable, str(path)], capture_output=True, text=True, check=True
+        ).stdout
         factors.append(json.loads(out.strip().splitlines()[-1])["factor"])
     return statistics.median(factors)
 
@@ -93,7 +95,9 @@ def main() -> None:
 
     factor = yardstick_factor(args.yardstick)
     print(f"yardstick factor: {factor if factor is not None else 'n/a (yardstick.py not found)'}")
-    print(f"numpy {np.__version__}, gymnasium {gym.__version__}, meta_envs {meta_envs.__version__}\n")
+    print(
+        f"numpy {np.__version__}, gymnasium {gym.__version__}, meta_envs {meta_envs.__version__}\n"
+    )
 
     print("1. single env through gym.make (steps/s)")
     cartpole = single_env_steps_per_second("CartPole-v1", args.seconds)
@@ -107,7 +111,9 @@ def main() -> None:
         native = vector_steps_per_second(env_id, "vector_entry_point", args.num_envs, args.seconds)
         sync = vector_steps_per_second(env_id, "sync", args.num_envs, args.seconds)
         scaled = "" if factor is None else f"  ({native * factor / 1e6:.1f} M at factor 1.0)"
-        print(f"   {env_id:<30} native {native / 1e6:6.2f} M   sync {sync / 1e3:8.1f} k   {native / sync:6.0f}x{scaled}")
+        print(
+            f"   {env_id:<30} native {native / 1e6:6.2f} M   sync {sync / 1e3:8.1f} k   {native / sync:6.0f}x{scaled}"
+        )
 
 
 if __name__ == "__main__":

@@ -57,7 +57,9 @@ def main() -> None:
         ref = meta_envs.reference_returns(env_id)
         explorer = meta_envs.evaluate_policy(env_id, "explorer", 50, seed=args.seed)
         per_sub = " ".join(f"{r:7.2f}" for r in explorer.sub_episode_returns)
-        print(f"{env_id:<30}{ref['random']:>10.2f}{ref['explorer']:>10.2f}{ref['oracle']:>10.2f}   {per_sub}")
+        print(
+            f"{env_id:<30}{ref['random']:>10.2f}{ref['explorer']:>10.2f}{ref['oracle']:>10.2f}   {per_sub}"
+        )
     print()
     for env_id in ENV_IDS:
         name = env_id.split("/")[1].removesuffix("-v0").lower()

@@ -39,7 +39,9 @@ def check_non_negative(name: str, value: Any) -> float:
 def check_render_mode(render_mode: str | None, render_modes: Sequence[str]) -> str | None:
     """Return ``render_mode`` if it is ``None`` or one of ``render_modes``."""
     if render_mode is not None and render_mode not in render_modes:
-        raise ValueError(f"render_mode must be None or one of {list(render_modes)}, got {render_mode!r}")
+        raise ValueError(
+            f"render_mode must be None or one of {list(render_modes)}, got {render_mode!r}"
+        )
     return render_mode
 
 
@@ -48,7 +50,9 @@ def check_float_task(name: str, task: Any, shape: tuple[int, ...]) -> np.ndarray
     try:
         array = np.array(task, dtype=np.float64)
     except (TypeError, ValueError) as error:
-        raise ValueError(f"{name} must be a finite float array of shape {shape}, got {task!r}") from error
+        raise ValueError(
+            f"{name} must be a finite float array of shape {shape}, got {task!r}"
+        ) from error
     if array.shape != shape:
         raise ValueError(f"{name} must have shape {shape}, got shape {array.shape}")
     if not np.all(np.isfinite(array)):

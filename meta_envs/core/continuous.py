@@ -49,5 +49,3 @@ def check_box_actions(actions: Any, space: spaces.Box, num_envs: int) -> np.ndar
     if np.isnan(array).any():
         raise ValueError("actions contain NaN")
     return np.clip(array, space.low.astype(np.float64), space.high.astype(np.float64))
-
-

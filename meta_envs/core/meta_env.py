@@ -50,7 +50,10 @@ class MetaEnv(gym.Env[np.ndarray, ActType], ABC, Generic[ActType]):
     meta-episode (``t = N * H``) returns ``truncated=True`` and the final state itself.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"render_modes": ["human", "rgb_array"], "render_fps": RENDER_FPS}
+    metadata: ClassVar[dict[str, Any]] = {
+        "render_modes": ["human", "rgb_array"],
+        "render_fps": RENDER_FPS,
+    }
 
     #: The registered id of this env (used for reference returns and error messages).
     env_id: ClassVar[str] = ""
@@ -100,24 +103,19 @@ class MetaEnv(gym.Env[np.ndarray, ActType], ABC, Generic[ActType]):
         ...
 
     @abstractmethod
-    def _check_task(self, task: Any) -> Any:
-        ...
+    def _check_task(self, task: Any) -> Any: ...
 
     @abstractmethod
-    def _check_action(self, action: Any) -> Any:
-        ...
+    def _check_action(self, action: Any) -> Any: ...
 
     @abstractmethod
-    def _reset_physical(self, rng: np.random.Generator) -> None:
-        ...
+    def _reset_physical(self, rng: np.random.Generator) -> None: ...
 
     @abstractmethod
-    def _step_physical(self, action: Any) -> float:
-        ...
+    def _step_physical(self, action: Any) -> float: ...
 
     @abstractmethod
-    def _physical_state(self) -> np.ndarray:
-        ...
+    def _physical_state(self) -> np.ndarray: ...
 
     def _step_info(self, info: dict[str, Any]) -> None:
         """Add env-specific keys to ``info`` (called on every reset and step)."""
@@ -169,7 +167,10 @@ class MetaEnv(gym.Env[np.ndarray, ActType], ABC, Generic[ActType]):
 
     def reference_kwargs(self) -> dict[str, Any]:
         """The constructor arguments that change the reference returns (render mode excluded)."""
-        return {"num_sub_episodes": self.num_sub_episodes, "sub_episode_length": self.sub_episode_length}
+        return {
+            "num_sub_episodes": self.num_sub_episodes,
+            "sub_episode_length": self.sub_episode_length,
+        }
 
     # ------------------------------------------------------------------ Gymnasium API
     def reset(
@@ -187,7 +188,9 @@ class MetaEnv(gym.Env[np.ndarray, ActType], ABC, Generic[ActType]):
         options = options or {}
         unknown = set(options) - {"task"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; the only option is 'task'")
+            raise ValueError(
+                f"unknown reset option(s) {sorted(unknown)}; the only option is 'task'"
+            )
         # A task is always drawn, so that a given task leaves the rest of the random stream
         # (start states, noise) exactly as a sampled one would: same seed, same meta-episode.
         sampled = self.sample_task(self.np_random)

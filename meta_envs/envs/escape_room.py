@@ -81,7 +81,9 @@ def move_in_room(positions: np.ndarray, intended: np.ndarray, doors: np.ndarray)
     return np.clip(result, -POSITION_BOUND, POSITION_BOUND)
 
 
-def move_one(px: float, py: float, qx: float, qy: float, ux: float, uy: float) -> tuple[float, float]:
+def move_one(
+    px: float, py: float, qx: float, qy: float, ux: float, uy: float
+) -> tuple[float, float]:
     """:func:`move_in_room` for one move, in Python floats (the single env's fast path).
 
     The same IEEE operations in the same order as the batched version, so both give bit-identical
@@ -124,7 +126,11 @@ def move_one(px: float, py: float, qx: float, qy: float, ux: float, uy: float) -
 def check_door_angle(task: Any) -> float:
     """Validate a door angle passed through ``reset(options={"task": ...})``."""
     array = np.asarray(task)
-    if array.shape != () or not isinstance(array.item(), numbers.Real) or isinstance(array.item(), bool):
+    if (
+        array.shape != ()
+        or not isinstance(array.item(), numbers.Real)
+        or isinstance(array.item(), bool)
+    ):
         raise ValueError(f"task (the door angle) must be a real scalar in radians, got {task!r}")
     angle = float(array)
     if not math.isfinite(angle):

@@ -216,7 +216,9 @@ class PointRobotWindEnv(PointRobotEnv):
         meta_features: bool = True,
     ) -> None:
         self.wind_std = check_non_negative("wind_std", wind_std)
-        super().__init__(num_sub_episodes, sub_episode_length, goal_radius, render_mode, meta_features)
+        super().__init__(
+            num_sub_episodes, sub_episode_length, goal_radius, render_mode, meta_features
+        )
 
     def _step_physical(self, action: tuple[float, float]) -> float:
         noise = self.np_random.normal(0.0, self.wind_std, size=2)

@@ -19,9 +19,21 @@ POLICY_KINDS = ("random", "explorer", "oracle")
 
 #: env id -> (module, explorer class, oracle class); imported lazily.
 _POLICY_CLASSES: dict[str, tuple[str, str, str]] = {
-    "meta_envs/PointRobot-v0": ("meta_envs.policies.point_robot", "PointRobotExplorer", "PointRobotOracle"),
-    "meta_envs/PointRobotWind-v0": ("meta_envs.policies.point_robot", "PointRobotExplorer", "PointRobotOracle"),
-    "meta_envs/EscapeRoom-v0": ("meta_envs.policies.escape_room", "EscapeRoomExplorer", "EscapeRoomOracle"),
+    "meta_envs/PointRobot-v0": (
+        "meta_envs.policies.point_robot",
+        "PointRobotExplorer",
+        "PointRobotOracle",
+    ),
+    "meta_envs/PointRobotWind-v0": (
+        "meta_envs.policies.point_robot",
+        "PointRobotExplorer",
+        "PointRobotOracle",
+    ),
+    "meta_envs/EscapeRoom-v0": (
+        "meta_envs.policies.escape_room",
+        "EscapeRoomExplorer",
+        "EscapeRoomOracle",
+    ),
     "meta_envs/RoomsN-v0": ("meta_envs.policies.rooms", "RoomsNExplorer", "RoomsNOracle"),
     "meta_envs/ReacherN-v0": ("meta_envs.policies.reacher", "ReacherNExplorer", "ReacherNOracle"),
 }

@@ -12,7 +12,9 @@ def main() -> None:
     """Print the reference returns of every id (or the ids given); ``--write`` stores them."""
     parser = argparse.ArgumentParser(prog="python -m meta_envs.policies", description=main.__doc__)
     parser.add_argument("env_ids", nargs="*", help="ids to compute (default: every registered id)")
-    parser.add_argument("--write", action="store_true", help="store the results in the shipped table")
+    parser.add_argument(
+        "--write", action="store_true", help="store the results in the shipped table"
+    )
     args = parser.parse_args()
     env_ids = args.env_ids or meta_envs.env_ids()
     if args.write:

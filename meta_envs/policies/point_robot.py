@@ -88,5 +88,7 @@ class PointRobotExplorer(ReferencePolicy):
             self._direction = -1.0
         elif self._direction < 0 and angle <= SWEEP_MARGIN:
             self._direction = 1.0
-        target = min(max(angle + self._direction * SWEEP_LOOKAHEAD, SWEEP_MARGIN), math.pi - SWEEP_MARGIN)
+        target = min(
+            max(angle + self._direction * SWEEP_LOOKAHEAD, SWEEP_MARGIN), math.pi - SWEEP_MARGIN
+        )
         return step_toward(position, unit(target))

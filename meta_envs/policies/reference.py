@@ -56,7 +56,9 @@ def compute_reference_returns(env_id: str, **env_kwargs: Any) -> dict[str, float
 
 
 @functools.cache
-def _cached(env_id: str, frozen_kwargs: tuple[tuple[str, Any], ...]) -> tuple[tuple[str, float], ...]:
+def _cached(
+    env_id: str, frozen_kwargs: tuple[tuple[str, Any], ...]
+) -> tuple[tuple[str, float], ...]:
     return tuple(compute_reference_returns(env_id, **dict(frozen_kwargs)).items())
 
 
@@ -98,7 +100,9 @@ def write_table(env_ids: list[str]) -> None:
             "kwargs": canonical,
             **returns,
             "seed": SEED,
-            "num_meta_episodes": NUM_META_EPISODES if tasks is None else max(NUM_META_EPISODES, len(tasks)),
+            "num_meta_episodes": NUM_META_EPISODES
+            if tasks is None
+            else max(NUM_META_EPISODES, len(tasks)),
             "exact_over_tasks": None if tasks is None else len(tasks),
         }
         print(env_id, {k: round(v, 3) for k, v in returns.items()}, flush=True)

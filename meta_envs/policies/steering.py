@@ -14,7 +14,9 @@ def step_toward(position: np.ndarray, target: np.ndarray, step_size: float = 0.1
     square, and its closest point to the target is reached by clipping each component: this is the
     per-step optimal move, and repeating it is the fastest path to the target.
     """
-    delta = (np.asarray(target, dtype=np.float64) - np.asarray(position, dtype=np.float64)) / step_size
+    delta = (
+        np.asarray(target, dtype=np.float64) - np.asarray(position, dtype=np.float64)
+    ) / step_size
     return np.clip(delta, -1.0, 1.0).astype(np.float32)
 
 

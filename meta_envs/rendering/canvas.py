@@ -77,31 +77,47 @@ class Canvas:
 
     def circle(self, center: Sequence[float], radius: float, color: Color, width: int = 0) -> None:
         """A circle of world ``radius``; ``width`` in pixels (0 fills it)."""
-        self._pygame.draw.circle(self.surface, color, self.to_pixel(center), self.pixels(radius), width)
+        self._pygame.draw.circle(
+            self.surface, color, self.to_pixel(center), self.pixels(radius), width
+        )
 
     def line(self, a: Sequence[float], b: Sequence[float], color: Color, width: int = 1) -> None:
         self._pygame.draw.line(self.surface, color, self.to_pixel(a), self.to_pixel(b), width)
 
     def polyline(self, points: Sequence[Sequence[float]], color: Color, width: int = 2) -> None:
         if len(points) >= 2:
-            self._pygame.draw.lines(self.surface, color, False, [self.to_pixel(p) for p in points], width)
+            self._pygame.draw.lines(
+                self.surface, color, False, [self.to_pixel(p) for p in points], width
+            )
 
-    def rect(self, corner_min: Sequence[float], corner_max: Sequence[float], color: Color, width: int = 0) -> None:
+    def rect(
+        self, corner_min: Sequence[float], corner_max: Sequence[float], color: Color, width: int = 0
+    ) -> None:
         """An axis-aligned rectangle between two world corners."""
         (x0, y1), (x1, y0) = self.to_pixel(corner_min), self.to_pixel(corner_max)
         rect = self._pygame.Rect(x0, y0, x1 - x0, y1 - y0)
         self._pygame.draw.rect(self.surface, color, rect, width)
 
     def arc(
-        self, center: Sequence[float], radius: float, start: float, stop: float, color: Color, width: int = 3
+        self,
+        center: Sequence[float],
+        radius: float,
+        start: float,
+        stop: float,
+        color: Color,
+        width: int = 3,
     ) -> None:
         """The arc of a circle from angle ``start`` to ``stop`` (radians, counter-clockwise)."""
         steps = max(2, int(abs(stop - start) / (2 * np.pi) * 180))
         angles = np.linspace(start, stop, steps)
-        points = np.stack([center[0] + radius * np.cos(angles), center[1] + radius * np.sin(angles)], 1)
+        points = np.stack(
+            [center[0] + radius * np.cos(angles), center[1] + radius * np.sin(angles)], 1
+        )
         self.polyline(points, color, width)
 
-    def text(self, text: str, point: Sequence[float], color: Color = (20, 20, 20), size: int = 18) -> None:
+    def text(
+        self, text: str, point: Sequence[float], color: Color = (20, 20, 20), size: int = 18
+    ) -> None:
         """Text centred on a world point."""
         label = self._render_text(text, color, size)
         x, y = self.to_pixel(point)
@@ -133,4 +149,6 @@ class Canvas:
 
     def to_array(self) -> np.ndarray:
         """The frame as an ``(height, width, 3)`` uint8 array."""
-        return np.ascontiguousarray(np.transpose(self._pygame.surfarray.pixels3d(self.surface), (1, 0, 2)))
+        return np.ascontiguousarray(
+            np.transpose(self._pygame.surfarray.pixels3d(self.surface), (1, 0, 2))
+        )

@@ -42,9 +42,13 @@ def save_video(frames: Sequence[np.ndarray], path: str | os.PathLike[str], fps: 
         # H.264 in yuv420p needs even sizes: pad odd frames by one edge row/column instead of
         # letting imageio resize them (macro_block_size=1 turns its resizing off).
         pad = ((0, shape[0] % 2), (0, shape[1] % 2), (0, 0))
-        with imageio.get_writer(path, fps=fps, codec="libx264", macro_block_size=1, quality=7) as writer:
+        with imageio.get_writer(
+            path, fps=fps, codec="libx264", macro_block_size=1, quality=7
+        ) as writer:
             for frame in frames:
                 writer.append_data(np.pad(np.asarray(frame, dtype=np.uint8), pad, mode="edge"))
     else:
-        imageio.mimsave(path, [np.asarray(f, dtype=np.uint8) for f in frames], duration=1000 / fps, loop=0)
+        imageio.mimsave(
+            path, [np.asarray(f, dtype=np.uint8) for f in frames], duration=1000 / fps, loop=0
+        )
     return path

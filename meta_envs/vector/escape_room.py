@@ -7,7 +7,13 @@ from typing import Any
 import numpy as np
 
 from meta_envs.core.continuous import check_box_actions
-from meta_envs.envs.escape_room import STEP_SIZE, EscapeRoomEnv, door_direction, move_in_room, sample_start
+from meta_envs.envs.escape_room import (
+    STEP_SIZE,
+    EscapeRoomEnv,
+    door_direction,
+    move_in_room,
+    sample_start,
+)
 from meta_envs.vector.meta_vector_env import MetaVectorEnv
 
 

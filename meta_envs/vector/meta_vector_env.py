@@ -39,7 +39,10 @@ class MetaVectorEnv(VectorEnv):
     sampler and the task check.
     """
 
-    metadata: ClassVar[dict[str, Any]] = {"autoreset_mode": AutoresetMode.NEXT_STEP, "render_modes": []}
+    metadata: ClassVar[dict[str, Any]] = {
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+        "render_modes": [],
+    }
     single_env_class: ClassVar[type[MetaEnv]]
 
     def __init__(self, num_envs: int = 1, **env_kwargs: Any) -> None:
@@ -115,12 +118,16 @@ class MetaVectorEnv(VectorEnv):
         options = options or {}
         unknown = set(options) - {"task", "tasks"}
         if unknown:
-            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; the options are 'task' and 'tasks'")
+            raise ValueError(
+                f"unknown reset option(s) {sorted(unknown)}; the options are 'task' and 'tasks'"
+            )
         if options.get("task") is not None:
             tasks = [self.prototype._check_task(options["task"])] * self.num_envs
         elif options.get("tasks") is not None:
             if len(options["tasks"]) != self.num_envs:
-                raise ValueError(f"options['tasks'] must hold {self.num_envs} tasks, got {len(options['tasks'])}")
+                raise ValueError(
+                    f"options['tasks'] must hold {self.num_envs} tasks, got {len(options['tasks'])}"
+                )
             tasks = [self.prototype._check_task(task) for task in options["tasks"]]
         else:
             tasks = None

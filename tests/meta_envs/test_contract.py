@@ -80,7 +80,9 @@ def test_task_option_round_trip(env_id: str) -> None:
     np.testing.assert_array_equal(np.asarray(other.unwrapped.task), np.asarray(task))
     np.testing.assert_array_equal(np.asarray(info["task"]), np.asarray(task))
     # Same task and same seed: the same meta-episode as the sampled one.
-    assert_steps_equal(rollout(make(env_id), 1, 0), rollout(make(env_id), 1, 0, options={"task": task}))
+    assert_steps_equal(
+        rollout(make(env_id), 1, 0), rollout(make(env_id), 1, 0, options={"task": task})
+    )
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -202,7 +204,11 @@ def test_bad_actions_raise(env_id: str) -> None:
     env.reset(seed=0)
     space = env.action_space
     if isinstance(space, gym.spaces.Box):
-        bad = [np.full(space.shape, np.nan), np.zeros(space.shape[0] + 1), np.zeros((1, *space.shape))]
+        bad = [
+            np.full(space.shape, np.nan),
+            np.zeros(space.shape[0] + 1),
+            np.zeros((1, *space.shape)),
+        ]
     else:
         bad = [space.n, -1, 1.5, np.array([0, 1])]
     for action in bad:

@@ -36,7 +36,12 @@ def test_door_edges() -> None:
     half = DOOR_WIDTH / 2
     inside_edge = 0.999 * half
     outside_edge = 1.001 * half
-    for angle, free in ((inside_edge, True), (outside_edge, False), (-inside_edge, True), (-outside_edge, False)):
+    for angle, free in (
+        (inside_edge, True),
+        (outside_edge, False),
+        (-inside_edge, True),
+        (-outside_edge, False),
+    ):
         p = 0.95 * np.array([math.cos(angle), math.sin(angle)])
         q = 1.05 * np.array([math.cos(angle), math.sin(angle)])
         result = move(p, q, 0.0)
@@ -85,7 +90,9 @@ def test_reward_is_one_outside_only_and_the_agent_can_slide_along_the_wall() -> 
 
 
 def test_start_distribution_radius_uniform() -> None:
-    env = gym.make("meta_envs/EscapeRoom-v0", meta_features=False, num_sub_episodes=1, sub_episode_length=1)
+    env = gym.make(
+        "meta_envs/EscapeRoom-v0", meta_features=False, num_sub_episodes=1, sub_episode_length=1
+    )
     radii = []
     for seed in range(1500):
         obs, _ = env.reset(seed=seed)
@@ -121,4 +128,6 @@ def test_scalar_and_batched_moves_are_bit_identical() -> None:
     batched = move_in_room(p, q, doors)
     scalar = np.array([move_one(*p[i], *q[i], *doors[i]) for i in range(k)])
     np.testing.assert_array_equal(scalar, batched)
-    assert 0.1 < np.mean(np.linalg.norm(batched, axis=1) != np.linalg.norm(q, axis=1)) < 0.9  # walls hit
+    assert (
+        0.1 < np.mean(np.linalg.norm(batched, axis=1) != np.linalg.norm(q, axis=1)) < 0.9
+    )  # walls hit

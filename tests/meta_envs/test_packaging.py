@@ -44,7 +44,9 @@ def test_arguments_table_matches_constructor(env_id: str) -> None:
     table = doc[doc.index("## Arguments") : doc.index("## Version History")]
     rows = dict(re.findall(r"^\|\s*`(\w+)`\s*\|\s*`([^`]*)`\s*\|", table, flags=re.M))
     parameters = {
-        name: p.default for name, p in inspect.signature(cls.__init__).parameters.items() if name != "self"
+        name: p.default
+        for name, p in inspect.signature(cls.__init__).parameters.items()
+        if name != "self"
     }
     assert set(rows) == set(parameters)
     for name, default in parameters.items():
@@ -56,7 +58,9 @@ def test_every_id_is_registered_by_import() -> None:
         "import gymnasium as gym, meta_envs; "
         "ids = [i for i in gym.registry if i.startswith('meta_envs/')]; print(sorted(ids))"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert eval(out) == sorted(ENV_IDS)  # noqa: S307
 
 
@@ -65,7 +69,9 @@ def test_colon_form_imports_the_package() -> None:
         "import gymnasium as gym; env = gym.make('meta_envs:meta_envs/RoomsN-v0', n=4); "
         "print(env.unwrapped.n)"
     )
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    ).stdout
     assert out.strip() == "4"
 
 

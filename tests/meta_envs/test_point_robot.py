@@ -34,7 +34,9 @@ def test_goal_region_is_inclusive() -> None:
 
 
 def test_move_is_a_tenth_of_the_clipped_action_and_position_is_clipped() -> None:
-    env = gym.make("meta_envs/PointRobot-v0", num_sub_episodes=1, sub_episode_length=40, meta_features=False)
+    env = gym.make(
+        "meta_envs/PointRobot-v0", num_sub_episodes=1, sub_episode_length=40, meta_features=False
+    )
     env.reset(seed=0)
     obs, *_ = env.step(np.array([0.5, -0.25], dtype=np.float32))
     np.testing.assert_allclose(obs, [0.05, -0.025], rtol=1e-6)

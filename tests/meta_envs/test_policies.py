@@ -30,11 +30,17 @@ def test_explorer_never_reads_the_task(env_id: str, monkeypatch: pytest.MonkeyPa
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_policies_are_ordered_random_explorer_oracle(env_id: str) -> None:
-    results = {kind: meta_envs.evaluate_policy(env_id, kind, 20, seed=100) for kind in ("random", "explorer", "oracle")}
+    results = {
+        kind: meta_envs.evaluate_policy(env_id, kind, 20, seed=100)
+        for kind in ("random", "explorer", "oracle")
+    }
     assert results["random"].mean_return < results["explorer"].mean_return
     assert results["explorer"].mean_return <= results["oracle"].mean_return + 1e-9
     # The explorer pays for exploring in the first sub-episode only.
-    explorer, oracle = results["explorer"].sub_episode_returns, results["oracle"].sub_episode_returns
+    explorer, oracle = (
+        results["explorer"].sub_episode_returns,
+        results["oracle"].sub_episode_returns,
+    )
     assert explorer[0] < explorer[-1]
     assert explorer[-1] >= 0.9 * oracle[-1]
 
@@ -75,7 +81,9 @@ def test_evaluate_policy_fixed_tasks_and_errors() -> None:
     with pytest.raises(ValueError, match="num_meta_episodes"):
         meta_envs.evaluate_policy("meta_envs/PointRobot-v0", "oracle", 0)
     with pytest.raises(TypeError, match="env_kwargs"):
-        meta_envs.evaluate_policy(gym.make("meta_envs/PointRobot-v0"), "oracle", 1, num_sub_episodes=2)
+        meta_envs.evaluate_policy(
+            gym.make("meta_envs/PointRobot-v0"), "oracle", 1, num_sub_episodes=2
+        )
 
 
 def test_make_policy_errors() -> None:

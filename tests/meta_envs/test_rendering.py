@@ -57,7 +57,9 @@ def test_render_without_mode_warns_and_before_reset_raises(env_id: str) -> None:
 def test_trail_colours_one_per_sub_episode() -> None:
     from meta_envs.rendering.canvas import TRAIL_COLORS
 
-    env = make("meta_envs/PointRobot-v0", num_sub_episodes=3, sub_episode_length=8, render_mode="rgb_array")
+    env = make(
+        "meta_envs/PointRobot-v0", num_sub_episodes=3, sub_episode_length=8, render_mode="rgb_array"
+    )
     env.reset(seed=0, options={"task": [-1.0, 0.0]})  # far away: no goal colour near the trails
     for _ in range(8 * 2 + 4):
         env.step(np.array([0.7, 1.0], dtype=np.float32))

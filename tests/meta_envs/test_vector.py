@@ -12,7 +12,9 @@ from tests.meta_envs.conftest import DETERMINISTIC_VECTOR_IDS, ENV_IDS, SMALL
 
 def make_pair(env_id: str, num_envs: int, **kwargs):
     kwargs = {**SMALL, **kwargs}
-    native = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+    native = gym.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
+    )
     sync = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
     return native, sync
 
@@ -23,7 +25,9 @@ def assert_infos_equal(native: dict, sync: dict) -> None:
         if isinstance(sync[key], dict):
             assert_infos_equal(native[key], sync[key])
         else:
-            np.testing.assert_array_equal(np.asarray(native[key]), np.asarray(sync[key]), err_msg=key)
+            np.testing.assert_array_equal(
+                np.asarray(native[key]), np.asarray(sync[key]), err_msg=key
+            )
 
 
 @pytest.mark.parametrize("env_id", DETERMINISTIC_VECTOR_IDS)
@@ -85,9 +89,13 @@ def test_vector_bad_inputs(env_id: str) -> None:
     with pytest.raises(ValueError, match="num_envs"):
         gym.make_vec(env_id, num_envs=0, vectorization_mode="vector_entry_point")
     with pytest.raises(ValueError, match="render"):
-        gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", render_mode="rgb_array")
+        gym.make_vec(
+            env_id, num_envs=2, vectorization_mode="vector_entry_point", render_mode="rgb_array"
+        )
     with pytest.raises(ValueError, match="num_sub_episodes"):
-        gym.make_vec(env_id, num_envs=2, vectorization_mode="vector_entry_point", num_sub_episodes=0)
+        gym.make_vec(
+            env_id, num_envs=2, vectorization_mode="vector_entry_point", num_sub_episodes=0
+        )
     native, _ = make_pair(env_id, 2)
     with pytest.raises(RuntimeError, match="reset"):
         native.step(native.action_space.sample())
@@ -109,7 +117,12 @@ def test_wind_vector_has_the_single_env_noise_distribution() -> None:
     displacement under a zero action (clipped N(0, 0.3^2) times 0.1) for 4,000 draws each."""
     num_envs = 4000
     kwargs = {"num_sub_episodes": 1, "sub_episode_length": 2, "meta_features": False}
-    native = gym.make_vec("meta_envs/PointRobotWind-v0", num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs)
+    native = gym.make_vec(
+        "meta_envs/PointRobotWind-v0",
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        **kwargs,
+    )
     native.reset(seed=0)
     moved_native = native.step(np.zeros((num_envs, 2), np.float32))[0]
     single = gym.make("meta_envs/PointRobotWind-v0", **kwargs)
