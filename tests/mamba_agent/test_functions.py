@@ -171,3 +171,17 @@ def test_bounded_normal_matches_torch_normal():
     assert torch.all(dist.std >= 0.1) and torch.all(dist.std <= 1.0)
     sample = dist.rsample(torch.tensor([[10.0, -10.0]]))
     assert torch.equal(sample, torch.tensor([[1.0, -1.0]]))
+
+
+def test_layernorm_gru_cell_matches_dreamerv3_formula():
+    from mamba_agent.nn.layers import LayerNormGRUCell
+
+    torch.manual_seed(0)
+    cell = LayerNormGRUCell(3, 4)
+    x, h = torch.randn(2, 3), torch.randn(2, 4)
+    normed = torch.nn.functional.layer_norm(cell.linear(torch.cat([x, h], -1)), (12,),
+                                            cell.norm.weight, torch.zeros(12), 1e-3)
+    reset, cand, update = normed.split(4, -1)
+    cand = torch.tanh(torch.sigmoid(reset) * cand)
+    update = torch.sigmoid(update - 1.0)
+    assert torch.allclose(cell(x, h), update * cand + (1 - update) * h, atol=1e-6)

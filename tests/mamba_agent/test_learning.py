@@ -53,5 +53,5 @@ def test_bandit_memory_learning():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_bandit_memory_learning_more_seeds(seed):
-    learned, random, bayes, memoryless = run_bandit(seed=seed, steps=4000)
+    learned, random, bayes, memoryless = run_bandit(seed=seed, steps=8000)
     assert learned > random + 0.8 * (bayes - random)
