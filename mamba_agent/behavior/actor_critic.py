@@ -77,11 +77,13 @@ class Actor(nn.Module):
 
 def imagine(wm: WorldModel, actor: Actor, start: RSSMState, horizon: int,
             generator: torch.Generator | None = None, through_dynamics: bool = True
-            ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+            ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
     """Roll the prior forward ``horizon`` steps from ``start`` (N, ...) with actions from ``actor``.
 
-    Returns feats (N, H + 1, F) of states s_0..s_H, actions (N, H, A) with a_k taken at s_k, and
-    the policy's log-probabilities (of the detached actions) and entropies at s_0..s_{H-1}, (N, H).
+    Returns the model states s_0..s_H as a list of H + 1 tensors (N, F) (the caller stacks what it
+    needs: stacking, unlike slicing a stacked tensor, keeps head inputs contiguous and the backward
+    free of full-size zero fills), actions (N, H, A) with a_k taken at s_k, and the policy's
+    log-probabilities (of the detached actions) and entropies at s_0..s_{H-1}, (N, H).
     Without ``through_dynamics`` the actions enter the dynamics detached.
     """
     N = start.deter.shape[0]
@@ -89,7 +91,7 @@ def imagine(wm: WorldModel, actor: Actor, start: RSSMState, horizon: int,
     state = start
     feats, actions, log_probs, entropies = [state.feat()], [], [], []
     for _ in range(horizon):
-        dist = actor(state.feat() if through_dynamics else state.feat().detach())
+        dist = actor(feats[-1] if through_dynamics else feats[-1].detach())
         action = dist.rsample(actor.noise((N,), generator, dev))
         actions.append(action)
         log_probs.append(dist.log_prob(action.detach()))
@@ -97,16 +99,15 @@ def imagine(wm: WorldModel, actor: Actor, start: RSSMState, horizon: int,
         noise = gumbel_noise((N, rssm.stoch, rssm.classes), generator, dev)
         state = rssm.img_step(state, action if through_dynamics else action.detach(), noise)
         feats.append(state.feat())
-    return (torch.stack(feats, 1), torch.stack(actions, 1), torch.stack(log_probs, 1),
-            torch.stack(entropies, 1))
+    return feats, torch.stack(actions, 1), torch.stack(log_probs, 1), torch.stack(entropies, 1)
 
 
 def imagine_policy_terms(actor: Actor, feats: torch.Tensor, actions: torch.Tensor
-                         ) -> tuple[None, None, torch.Tensor, torch.Tensor]:
+                         ) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities and entropies (N, H) of ``actions`` (N, H, A) under the policy at the
-    detached imagined states ``feats[:, :-1]`` (REINFORCE: the gradient reaches only the actor)."""
-    dist = actor(feats[:, :-1].detach())
-    return None, None, dist.log_prob(actions.detach()), dist.entropy()
+    detached imagined states ``feats`` (H, N, F) (REINFORCE: the gradient reaches only the actor)."""
+    dist = actor(feats.detach().transpose(0, 1))
+    return dist.log_prob(actions.detach()), dist.entropy()
 
 
 def actor_loss(adv: torch.Tensor, log_prob: torch.Tensor, entropy: torch.Tensor,
@@ -167,26 +168,30 @@ class ActorCritic(nn.Module):
         critic_params = list(self.critic.parameters())
         if self.reinforce:  # no gradient through the dynamics: imagine without a graph
             with torch.no_grad():
-                wm_out = imagine(wm, self.actor, start, cfg.imag_horizon, generator, False)
-            feats = wm_out[0]
-            _, _, log_prob, entropy = imagine_policy_terms(self.actor, feats, wm_out[1])
+                feat_list, actions, _, _ = imagine(wm, self.actor, start, cfg.imag_horizon,
+                                                   generator, False)
+            log_prob, entropy = imagine_policy_terms(self.actor, torch.stack(feat_list[:-1]),
+                                                     actions)
         else:
-            feats, _, log_prob, entropy = imagine(wm, self.actor, start, cfg.imag_horizon,
-                                                  generator, True)
-        reward = twohot_decode(wm.reward_head(feats[:, 1:]), wm.bins)
-        cont = torch.sigmoid(wm.continue_head(feats[:, 1:]))
+            feat_list, _, log_prob, entropy = imagine(wm, self.actor, start, cfg.imag_horizon,
+                                                      generator, True)
+        feats = torch.stack(feat_list)  # (H + 1, N, F), time-major and contiguous
+        next_feats = torch.stack(feat_list[1:])  # (H, N, F)
+        reward = twohot_decode(wm.reward_head(next_feats), wm.bins).T  # (N, H)
+        cont = torch.sigmoid(wm.continue_head(next_feats)).T
         # one critic pass serves both losses: the actor's backward is restricted to the actor's
         # parameters, the critic's to the critic's (on which the state gradient has no effect)
-        critic_logits = self.critic(feats)
-        value = twohot_decode(critic_logits, self.bins)
+        critic_logits = self.critic(feats)  # (H + 1, N, bins)
+        value = twohot_decode(critic_logits, self.bins).T  # (N, H + 1)
         ret = lambda_returns(reward, value, cont, cfg.gamma, cfg.lam)
         weight = imagination_weights(cont0, cont, cfg.gamma)
         scale = self.retnorm.update(ret)
         adv = (ret - value[:, :-1].detach()) / scale
         a_loss, metrics = actor_loss(adv, log_prob, entropy, weight, cfg.entropy, self.reinforce)
         with torch.no_grad():
-            slow_value = twohot_decode(self.slow_critic(feats[:, :-1]), self.bins)
-        c_loss, cm = critic_loss(critic_logits[:, :-1], ret, slow_value, weight, self.bins,
+            slow_value = twohot_decode(self.slow_critic(feats[:-1]), self.bins).T
+        c_loss, cm = critic_loss(critic_logits[:-1].transpose(0, 1), ret, slow_value, weight,
+                                 self.bins,
                                  cfg.slow_critic_reg)
         self.actor_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)

@@ -39,7 +39,7 @@ def twohot_encode(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     the range put all weight on the nearest end bin. Returns shape ``x.shape + (K,)``; rows sum to 1.
     """
     k = bins.shape[0]
-    x = x.clamp(bins[0], bins[-1])
+    x = x.clamp(bins[0], bins[-1]).contiguous()
     below = (torch.bucketize(x, bins, right=True) - 1).clamp(0, k - 1)
     above = (below + 1).clamp(max=k - 1)
     lo, hi = bins[below], bins[above]

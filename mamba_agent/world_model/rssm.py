@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 from mamba_agent.nn.distributions import onehot_straight_through, unimix_probs
-from mamba_agent.nn.layers import LayerNormGRUCell
+from mamba_agent.nn.layers import DeferredLinearGrad, LayerNormGRUCell
 
 __all__ = ["RSSM", "RSSMState", "gumbel_noise"]
 
@@ -84,9 +84,10 @@ class RSSM(nn.Module):
         """Prior logits (..., S, C) from h (..., D)."""
         return self.img_out(deter).reshape(deter.shape[:-1] + (self.stoch, self.classes))
 
-    def _gru_step(self, prev: RSSMState, action_proj: torch.Tensor) -> torch.Tensor:
+    def _gru_step(self, prev: RSSMState, action_proj: torch.Tensor,
+                  h_proj: torch.Tensor | None = None) -> torch.Tensor:
         x = self.img_in_norm(self.img_in_z(prev.stoch) + action_proj)
-        return self.gru(x, prev.deter)
+        return self.gru(x, prev.deter, h_proj)
 
     def _sample(self, logits: torch.Tensor, noise: torch.Tensor | None, mode: bool) -> torch.Tensor:
         probs = self._probs(logits)
@@ -140,12 +141,13 @@ class RSSM(nn.Module):
         state = start if start is not None else self.initial(B)
         init = self.initial(B) if any(resets) else None
         deters, stochs, logits_list = [], [], []
+        deferred_h = DeferredLinearGrad(self.gru.linear_h.weight, T)  # one weight-grad matmul
         for t in range(T):
             if resets[t]:
                 keep = (~is_first[:, t]).to(embed.dtype).unsqueeze(-1)
                 state = RSSMState(keep * state.deter + (1 - keep) * init.deter,
                                   keep * state.stoch + (1 - keep) * init.stoch)
-            deter = self._gru_step(state, act_proj[t])
+            deter = self._gru_step(state, act_proj[t], deferred_h(state.deter, t))
             logits = self._post_logits(deter, emb_proj[t])
             stoch = self._sample(logits, noise[t], mode=False)
             state = RSSMState(deter, stoch)

@@ -179,9 +179,31 @@ def test_layernorm_gru_cell_matches_dreamerv3_formula():
     torch.manual_seed(0)
     cell = LayerNormGRUCell(3, 4)
     x, h = torch.randn(2, 3), torch.randn(2, 4)
-    normed = torch.nn.functional.layer_norm(cell.linear(torch.cat([x, h], -1)), (12,),
+    weight = torch.cat([cell.linear_x.weight, cell.linear_h.weight], 1)  # one Linear on [x, h]
+    normed = torch.nn.functional.layer_norm(torch.cat([x, h], -1) @ weight.T, (12,),
                                             cell.norm.weight, torch.zeros(12), 1e-3)
     reset, cand, update = normed.split(4, -1)
     cand = torch.tanh(torch.sigmoid(reset) * cand)
     update = torch.sigmoid(update - 1.0)
     assert torch.allclose(cell(x, h), update * cand + (1 - update) * h, atol=1e-6)
+
+
+def test_deferred_linear_grad_matches_autograd():
+    from mamba_agent.nn.layers import DeferredLinearGrad
+
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.randn(3, 3) * 0.5)
+    x0 = torch.randn(2, 3, requires_grad=True)
+
+    def loop(deferred: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        w.grad, x0.grad = None, None
+        lin = DeferredLinearGrad(w, 4)
+        h, outs = x0, []
+        for t in range(4):
+            h = torch.tanh(lin(h, t) if deferred else h @ w.T)
+            outs.append(h)
+        torch.stack(outs).square().sum().backward()
+        return w.grad.clone(), x0.grad.clone()
+
+    (gw1, gx1), (gw2, gx2) = loop(False), loop(True)
+    assert torch.allclose(gw1, gw2, atol=1e-6) and torch.allclose(gx1, gx2, atol=1e-6)
