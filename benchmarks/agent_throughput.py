@@ -37,11 +37,15 @@ YARDSTICK = Path("/work/shared/bench/yardstick.py")
 def _batch(B: int, T: int, obs_dim: int, act_dim: int, rng: np.random.Generator) -> Batch:
     is_first = np.zeros((B, T), bool)
     is_first[:, 0] = True
-    return Batch.from_numpy({
-        "obs": rng.normal(size=(B, T, obs_dim)).astype(np.float32),
-        "prev_action": rng.uniform(-1, 1, size=(B, T, act_dim)).astype(np.float32),
-        "reward": (rng.random((B, T)) < 0.1).astype(np.float32),
-        "is_first": is_first, "is_terminal": np.zeros((B, T), bool)})
+    return Batch.from_numpy(
+        {
+            "obs": rng.normal(size=(B, T, obs_dim)).astype(np.float32),
+            "prev_action": rng.uniform(-1, 1, size=(B, T, act_dim)).astype(np.float32),
+            "reward": (rng.random((B, T)) < 0.1).astype(np.float32),
+            "is_first": is_first,
+            "is_terminal": np.zeros((B, T), bool),
+        }
+    )
 
 
 def _update_timing(T: int, repeats: int, threads: int, queue: mp.Queue) -> None:
@@ -50,8 +54,16 @@ def _update_timing(T: int, repeats: int, threads: int, queue: mp.Queue) -> None:
     cfg = make_config("point_robot", imag_starts=512, imag_horizon=2, batch_size=16)
     obs_dim, act_dim = 4, 2
     wm = WorldModel(cfg.world_model, obs_dim, act_dim)
-    ac = ActorCritic(cfg.behavior, wm.feat_dim, act_dim, False, cfg.world_model.head_units,
-                     cfg.world_model.head_layers, cfg.world_model.bins, cfg.world_model.unimix)
+    ac = ActorCritic(
+        cfg.behavior,
+        wm.feat_dim,
+        act_dim,
+        False,
+        cfg.world_model.head_units,
+        cfg.world_model.head_layers,
+        cfg.world_model.bins,
+        cfg.world_model.unimix,
+    )
     gen = torch.Generator().manual_seed(0)
     batch = _batch(16, T, obs_dim, act_dim, np.random.default_rng(0))
     times, wm_times = [], []
@@ -64,8 +76,14 @@ def _update_timing(T: int, repeats: int, threads: int, queue: mp.Queue) -> None:
             times.append(time.perf_counter() - t0)
             wm_times.append(t1 - t0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"T": T, "update_s": statistics.median(times), "wm_s": statistics.median(wm_times),
-               "peak_rss_mb": peak_mb})
+    queue.put(
+        {
+            "T": T,
+            "update_s": statistics.median(times),
+            "wm_s": statistics.median(wm_times),
+            "peak_rss_mb": peak_mb,
+        }
+    )
 
 
 class PointRobotLike(gym.Env):
@@ -103,14 +121,26 @@ def _learn_fps(steps: int, threads: int, queue: mp.Queue) -> None:
         model = MAMBA(env, preset="point_robot_cpu", device="cpu", seed=0)
     except Exception:  # meta_envs not (yet) importable: a stand-in of the same shape
         env, name = PointRobotLike(), "PointRobotLike (stand-in)"
-        model = MAMBA(gym.vector.SyncVectorEnv([PointRobotLike] * 4), preset="point_robot_cpu",
-                      device="cpu", seed=0)
+        model = MAMBA(
+            gym.vector.SyncVectorEnv([PointRobotLike] * 4),
+            preset="point_robot_cpu",
+            device="cpu",
+            seed=0,
+        )
     t0 = time.perf_counter()
     model.learn(steps)
     elapsed = time.perf_counter() - t0
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    queue.put({"env": name, "steps": model.num_timesteps, "updates": model._n_updates,
-               "seconds": elapsed, "fps": model.num_timesteps / elapsed, "peak_rss_mb": peak_mb})
+    queue.put(
+        {
+            "env": name,
+            "steps": model.num_timesteps,
+            "updates": model._n_updates,
+            "seconds": elapsed,
+            "fps": model.num_timesteps / elapsed,
+            "peak_rss_mb": peak_mb,
+        }
+    )
 
 
 def _in_subprocess(target, *args) -> dict:
@@ -129,8 +159,9 @@ def yardstick(runs: int = 3) -> float | None:
         return None
     factors = []
     for _ in range(runs):
-        out = subprocess.run([sys.executable, str(YARDSTICK)], capture_output=True, text=True,
-                             check=True).stdout
+        out = subprocess.run(
+            [sys.executable, str(YARDSTICK)], capture_output=True, text=True, check=True
+        ).stdout
         factors.append(json.loads(out.strip().splitlines()[-1])["factor"])
     return statistics.median(factors)
 
@@ -149,22 +180,28 @@ def main() -> None:
     for T in args.lengths:
         r = _in_subprocess(_update_timing, T, args.repeats, args.threads)
         rows.append(r)
-        print(f"update  B=16 T={T:5d}: {r['update_s']:.3f} s/update (world model {r['wm_s']:.3f} s,"
-              f" actor-critic {r['update_s'] - r['wm_s']:.3f} s), peak RSS {r['peak_rss_mb']:.0f} MB",
-              flush=True)
+        print(
+            f"update  B=16 T={T:5d}: {r['update_s']:.3f} s/update (world model {r['wm_s']:.3f} s,"
+            f" actor-critic {r['update_s'] - r['wm_s']:.3f} s), peak RSS {r['peak_rss_mb']:.0f} MB",
+            flush=True,
+        )
     if len(rows) > 1:
         base = rows[0]
         for r in rows[1:]:
-            print(f"growth  T={base['T']} -> {r['T']}: x{r['update_s'] / base['update_s']:.2f} time "
-                  f"for x{r['T'] / base['T']:.0f} length")
+            print(
+                f"growth  T={base['T']} -> {r['T']}: x{r['update_s'] / base['update_s']:.2f} time "
+                f"for x{r['T'] / base['T']:.0f} length"
+            )
     if rows and rows[0]["T"] == 300 and factor is not None:
         target = 0.8 * factor
         verdict = "meets" if rows[0]["update_s"] <= target else "misses"
         print(f"target at T=300: 0.8 s x factor {factor} = {target:.2f} s -> {verdict} it")
     if not args.skip_learn:
         r = _in_subprocess(_learn_fps, args.learn_steps, args.threads)
-        print(f"learn   {r['env']}, cpu preset: {r['steps']} env steps, {r['updates']} updates in "
-              f"{r['seconds']:.1f} s = {r['fps']:.0f} env frames/s, peak RSS {r['peak_rss_mb']:.0f} MB")
+        print(
+            f"learn   {r['env']}, cpu preset: {r['steps']} env steps, {r['updates']} updates in "
+            f"{r['seconds']:.1f} s = {r['fps']:.0f} env frames/s, peak RSS {r['peak_rss_mb']:.0f} MB"
+        )
 
 
 if __name__ == "__main__":

@@ -74,9 +74,16 @@ class MAMBA:
         **overrides: any config field by name (``deter=128``, ``dreamer_vanilla=True``...).
     """
 
-    def __init__(self, env: str | gym.Env | VectorEnv | None, preset: str = "auto",
-                 device: str | torch.device = "auto", seed: int | None = None, verbose: int = 0,
-                 tensorboard_log: str | None = None, **overrides: Any) -> None:
+    def __init__(
+        self,
+        env: str | gym.Env | VectorEnv | None,
+        preset: str = "auto",
+        device: str | torch.device = "auto",
+        seed: int | None = None,
+        verbose: int = 0,
+        tensorboard_log: str | None = None,
+        **overrides: Any,
+    ) -> None:
         self.device = _device(device)
         if preset == "auto":
             preset = preset_for_env(env_id_of(env), cpu=self.device.type == "cpu")
@@ -89,8 +96,9 @@ class MAMBA:
         if env is None:
             raise ValueError("MAMBA needs an env (use MAMBA.load(path) to load without one)")
         self.augment = needs_augmentation(env, self.config.train.augment_obs)
-        venv = make_vector_env(env, self.config.train.num_envs, self.augment,
-                               self.config.train.time_scale)
+        venv = make_vector_env(
+            env, self.config.train.num_envs, self.augment, self.config.train.time_scale
+        )
         self._build(venv.single_observation_space, venv.single_action_space)
         self._attach_env(venv)
 
@@ -104,17 +112,25 @@ class MAMBA:
             torch.manual_seed(self.seed)
             self.world_model = WorldModel(cfg.world_model, self.obs_dim, self.codec.dim)
             wm = cfg.world_model
-            self.actor_critic = ActorCritic(cfg.behavior, self.world_model.feat_dim, self.codec.dim,
-                                            self.codec.discrete, wm.head_units, wm.head_layers,
-                                            wm.bins, wm.unimix)
+            self.actor_critic = ActorCritic(
+                cfg.behavior,
+                self.world_model.feat_dim,
+                self.codec.dim,
+                self.codec.discrete,
+                wm.head_units,
+                wm.head_layers,
+                wm.bins,
+                wm.unimix,
+            )
         self.world_model.to(self.device)
         self.actor_critic.to(self.device)
         self._move_optimizers()
         self.generator = torch.Generator(device=self.device).manual_seed(self.seed)
         self.act_generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
         self.rng = np.random.default_rng(self.seed)
-        self.replay = MetaEpisodeReplay(cfg.replay.replay_capacity, cfg.replay.dreamer_vanilla,
-                                        cfg.replay.window_length)
+        self.replay = MetaEpisodeReplay(
+            cfg.replay.replay_capacity, cfg.replay.dreamer_vanilla, cfg.replay.window_length
+        )
         self.num_timesteps = 0
         self._n_updates = 0
         self._update_carry = 0.0
@@ -126,8 +142,11 @@ class MAMBA:
         self._ep_sub_returns: deque[list[float]] = deque(maxlen=100)
 
     def _move_optimizers(self) -> None:
-        for opt in (self.world_model.optimizer, self.actor_critic.actor_opt,
-                    self.actor_critic.critic_opt):
+        for opt in (
+            self.world_model.optimizer,
+            self.actor_critic.actor_opt,
+            self.actor_critic.critic_opt,
+        ):
             for st in opt.state.values():
                 for k, v in st.items():
                     if torch.is_tensor(v) and k != "step":
@@ -137,10 +156,13 @@ class MAMBA:
         if venv.single_observation_space.shape != self.observation_space.shape:
             raise ValueError(
                 f"observation space {venv.single_observation_space} does not match the model's "
-                f"{self.observation_space} (augment_obs={self.augment})")
+                f"{self.observation_space} (augment_obs={self.augment})"
+            )
         if venv.single_action_space != self.action_space:
-            raise ValueError(f"action space {venv.single_action_space} does not match the "
-                             f"model's {self.action_space}")
+            raise ValueError(
+                f"action space {venv.single_action_space} does not match the "
+                f"model's {self.action_space}"
+            )
         self.env = venv
         self.collector = Collector(venv, self.codec.dim)
         self._collector_seeded = False
@@ -187,15 +209,21 @@ class MAMBA:
         """Acting state of ``n`` fresh meta-episodes (reset by ``episode_start`` anyway)."""
         with torch.no_grad():
             init = self.world_model.rssm.initial(n)
-        return (init.deter.cpu().numpy(), init.stoch.cpu().numpy(),
-                np.zeros((n, self.codec.dim), np.float32))
+        return (
+            init.deter.cpu().numpy(),
+            init.stoch.cpu().numpy(),
+            np.zeros((n, self.codec.dim), np.float32),
+        )
 
     @torch.no_grad()
-    def _act(self, obs: np.ndarray, state: State, is_first: np.ndarray, deterministic: bool
-             ) -> tuple[np.ndarray, State]:
+    def _act(
+        self, obs: np.ndarray, state: State, is_first: np.ndarray, deterministic: bool
+    ) -> tuple[np.ndarray, State]:
         dev = self.device
         wm = self.world_model
-        prev = RSSMState(torch.as_tensor(state[0], device=dev), torch.as_tensor(state[1], device=dev))
+        prev = RSSMState(
+            torch.as_tensor(state[0], device=dev), torch.as_tensor(state[1], device=dev)
+        )
         prev_action = torch.as_tensor(state[2], device=dev)
         first = torch.as_tensor(is_first, device=dev, dtype=torch.bool)
         embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
@@ -215,9 +243,13 @@ class MAMBA:
         vec = action.float().cpu().numpy()
         return vec, (post.deter.cpu().numpy(), post.stoch.cpu().numpy(), vec)
 
-    def predict(self, observation: np.ndarray, state: State | None = None,
-                episode_start: np.ndarray | None = None, deterministic: bool = False
-                ) -> tuple[np.ndarray, State]:
+    def predict(
+        self,
+        observation: np.ndarray,
+        state: State | None = None,
+        episode_start: np.ndarray | None = None,
+        deterministic: bool = False,
+    ) -> tuple[np.ndarray, State]:
         """Action(s) for ``observation`` (O,) or (n, O), threading the recurrent ``state`` as
         sb3-contrib's RecurrentPPO does: pass back the returned state with ``episode_start`` True
         at meta-episode starts. ``state=None`` starts fresh meta-episodes. Never trains."""
@@ -225,17 +257,26 @@ class MAMBA:
         single = obs.ndim == 1
         obs = obs[None] if single else obs
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
-            hint = (" (this model appends [previous reward, t/T]: wrap the env with "
-                    "mamba_agent.data.wrappers.MetaFeatures)" if self.augment else "")
-            raise ValueError(f"observation of shape {np.shape(observation)} does not match the "
-                             f"model's observation size {self.obs_dim}{hint}")
+            hint = (
+                " (this model appends [previous reward, t/T]: wrap the env with "
+                "mamba_agent.data.wrappers.MetaFeatures)"
+                if self.augment
+                else ""
+            )
+            raise ValueError(
+                f"observation of shape {np.shape(observation)} does not match the "
+                f"model's observation size {self.obs_dim}{hint}"
+            )
         n = obs.shape[0]
         if state is None:
             state = self.initial_state(n)
             start = np.ones(n, dtype=bool)
         else:
-            start = (np.zeros(n, bool) if episode_start is None
-                     else np.asarray(episode_start, dtype=bool).reshape(n))
+            start = (
+                np.zeros(n, bool)
+                if episode_start is None
+                else np.asarray(episode_start, dtype=bool).reshape(n)
+            )
         vec, new_state = self._act(obs, state, start, deterministic)
         action = self.codec.to_env(vec)
         return (action[0] if single else action), new_state
@@ -259,15 +300,22 @@ class MAMBA:
         sums: dict[str, float] = {}
         horizon = None
         if not cfg.replay.dreamer_vanilla:
-            horizon = wm_horizon(self.num_timesteps, cfg.replay.horizon_start,
-                                 cfg.replay.horizon_steps, self.replay.max_length())
+            horizon = wm_horizon(
+                self.num_timesteps,
+                cfg.replay.horizon_start,
+                cfg.replay.horizon_steps,
+                self.replay.max_length(),
+            )
         for _ in range(gradient_steps):
             t0 = time.perf_counter()
             arrays = self.replay.sample(cfg.replay.batch_size, self.rng, horizon)
             batch = Batch.from_numpy(arrays, self.device)
             metrics, post = self.world_model.train_step(batch, self.generator)
-            metrics.update(self.actor_critic.train_step(self.world_model, post, batch.is_terminal,
-                                                        self.generator))
+            metrics.update(
+                self.actor_critic.train_step(
+                    self.world_model, post, batch.is_terminal, self.generator
+                )
+            )
             metrics["time/update_seconds"] = time.perf_counter() - t0
             metrics["world_model/horizon"] = float(batch.shape[1])
             self._n_updates += 1
@@ -286,12 +334,20 @@ class MAMBA:
 
         return policy
 
-    def _random_policy(self, obs: np.ndarray, is_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _random_policy(
+        self, obs: np.ndarray, is_first: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         return self.codec.random(obs.shape[0], self.rng)
 
-    def learn(self, total_timesteps: int, callback: Any = None, log_interval: int | None = None,
-              tb_log_name: str = "MAMBA", reset_num_timesteps: bool = True,
-              progress_bar: bool = False) -> MAMBA:
+    def learn(
+        self,
+        total_timesteps: int,
+        callback: Any = None,
+        log_interval: int | None = None,
+        tb_log_name: str = "MAMBA",
+        reset_num_timesteps: bool = True,
+        progress_bar: bool = False,
+    ) -> MAMBA:
         """Train for ``total_timesteps`` real env steps (prefill included). ``callback``: an SB3
         callback, a list of them, or a function(locals, globals) -> bool. Returns self."""
         if self.env is None:
@@ -372,17 +428,26 @@ class MAMBA:
     # -- persistence ----------------------------------------------------------------------------
     def _state(self) -> dict[str, Any]:
         return {
-            "config": config_to_dict(self.config), "preset": self.preset, "seed": self.seed,
-            "observation_space": self.observation_space, "action_space": self.action_space,
-            "augment": self.augment, "world_model": self.world_model.state_dict(),
+            "config": config_to_dict(self.config),
+            "preset": self.preset,
+            "seed": self.seed,
+            "observation_space": self.observation_space,
+            "action_space": self.action_space,
+            "augment": self.augment,
+            "world_model": self.world_model.state_dict(),
             "actor_critic": self.actor_critic.state_dict(),
             "wm_opt": self.world_model.optimizer.state_dict(),
             "actor_opt": self.actor_critic.actor_opt.state_dict(),
             "critic_opt": self.actor_critic.critic_opt.state_dict(),
-            "counters": {"num_timesteps": self.num_timesteps, "n_updates": self._n_updates,
-                         "update_carry": self._update_carry, "episodes": self._episodes_done},
+            "counters": {
+                "num_timesteps": self.num_timesteps,
+                "n_updates": self._n_updates,
+                "update_carry": self._update_carry,
+                "episodes": self._episodes_done,
+            },
             "rng": self.rng.bit_generator.state,
-            "generator": self.generator.get_state(), "act_generator": self.act_generator.get_state(),
+            "generator": self.generator.get_state(),
+            "act_generator": self.act_generator.get_state(),
         }
 
     def save(self, path: str | os.PathLike) -> None:
@@ -395,8 +460,13 @@ class MAMBA:
         torch.save(self._state(), path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike, env: str | gym.Env | VectorEnv | None = None,
-             device: str | torch.device = "auto", **kwargs: Any) -> MAMBA:
+    def load(
+        cls,
+        path: str | os.PathLike,
+        env: str | gym.Env | VectorEnv | None = None,
+        device: str | torch.device = "auto",
+        **kwargs: Any,
+    ) -> MAMBA:
         """Load a model saved with :meth:`save` (on any device: tensors are mapped to ``device``).
         ``env`` (optional) must have the saved observation and action spaces."""
         path = Path(path)
@@ -432,8 +502,9 @@ class MAMBA:
 
     def set_env(self, env: str | gym.Env | VectorEnv) -> None:
         """Attach an env for further ``learn`` calls (its spaces must match the model's)."""
-        venv = make_vector_env(env, self.config.train.num_envs, self.augment,
-                               self.config.train.time_scale)
+        venv = make_vector_env(
+            env, self.config.train.num_envs, self.augment, self.config.train.time_scale
+        )
         self._attach_env(venv)
 
     def save_replay_buffer(self, path: str | os.PathLike) -> None:

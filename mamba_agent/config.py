@@ -157,8 +157,12 @@ class MAMBAConfig:
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
-_SECTIONS = {"world_model": WorldModelConfig, "behavior": BehaviorConfig, "replay": ReplayConfig,
-             "train": TrainConfig}
+_SECTIONS = {
+    "world_model": WorldModelConfig,
+    "behavior": BehaviorConfig,
+    "replay": ReplayConfig,
+    "train": TrainConfig,
+}
 _FIELD_SECTION = {f.name: s for s, cls in _SECTIONS.items() for f in dataclasses.fields(cls)}
 
 _ENC4 = {"enc_layers": 4}
@@ -169,17 +173,52 @@ PRESETS: dict[str, dict[str, Any]] = {
     "point_robot_wind": {"train_ratio": 0.2, "imag_horizon": 10},
     "escape_room": {**_ENC4, "train_ratio": 0.2, "imag_horizon": 10},
     "rooms": {"train_ratio": 0.1, "imag_horizon": 2, "horizon_steps": 2_500_000},
-    "reacher": {"train_ratio": 0.03, "imag_horizon": 10, "horizon_steps": 2_500_000,
-                "wm_lr": 2e-4, "actor_lr": 6e-5, "critic_lr": 6e-5},
+    "reacher": {
+        "train_ratio": 0.03,
+        "imag_horizon": 10,
+        "horizon_steps": 2_500_000,
+        "wm_lr": 2e-4,
+        "actor_lr": 6e-5,
+        "critic_lr": 6e-5,
+    },
     # CPU presets: smaller networks and batches for the 2D envs on a 2-core machine
-    "cpu": {"deter": 128, "hidden": 64, "enc_units": 128, "enc_layers": 2, "head_units": 64,
-            "batch_size": 8, "imag_starts": 64, "num_envs": 4, "prefill_episodes": 8,
-            "train_ratio": 0.5, "wm_lr": 3e-4, "actor_lr": 1e-4, "critic_lr": 1e-4},
+    "cpu": {
+        "deter": 128,
+        "hidden": 64,
+        "enc_units": 128,
+        "enc_layers": 2,
+        "head_units": 64,
+        "batch_size": 8,
+        "imag_starts": 64,
+        "num_envs": 4,
+        "prefill_episodes": 8,
+        "train_ratio": 0.5,
+        "wm_lr": 3e-4,
+        "actor_lr": 1e-4,
+        "critic_lr": 1e-4,
+    },
     # tiny preset for tests
-    "tiny": {"deter": 32, "hidden": 16, "stoch": 4, "classes": 4, "enc_units": 32, "enc_layers": 1,
-             "head_units": 32, "head_layers": 1, "bins": 41, "loss_samples": 16, "batch_size": 4,
-             "imag_starts": 16, "imag_horizon": 3, "num_envs": 2, "prefill_episodes": 2,
-             "train_ratio": 0.5, "wm_lr": 1e-3, "actor_lr": 3e-4, "critic_lr": 3e-4},
+    "tiny": {
+        "deter": 32,
+        "hidden": 16,
+        "stoch": 4,
+        "classes": 4,
+        "enc_units": 32,
+        "enc_layers": 1,
+        "head_units": 32,
+        "head_layers": 1,
+        "bins": 41,
+        "loss_samples": 16,
+        "batch_size": 4,
+        "imag_starts": 16,
+        "imag_horizon": 3,
+        "num_envs": 2,
+        "prefill_episodes": 2,
+        "train_ratio": 0.5,
+        "wm_lr": 1e-3,
+        "actor_lr": 3e-4,
+        "critic_lr": 3e-4,
+    },
 }
 """Named presets: field overrides applied on top of the dataclass defaults."""
 
@@ -219,7 +258,9 @@ def make_config(preset: str = "default", **overrides: Any) -> MAMBAConfig:
         raise ValueError(f"unknown preset {preset!r}; choose one of {sorted(PRESETS)}")
     unknown = sorted(set(overrides) - set(_FIELD_SECTION))
     if unknown:
-        raise TypeError(f"unknown MAMBA config field(s) {unknown}; valid fields: {sorted(_FIELD_SECTION)}")
+        raise TypeError(
+            f"unknown MAMBA config field(s) {unknown}; valid fields: {sorted(_FIELD_SECTION)}"
+        )
     values = {**PRESETS[preset], **overrides}
     sections: dict[str, dict[str, Any]] = {s: {} for s in _SECTIONS}
     for key, value in values.items():
@@ -230,15 +271,23 @@ def make_config(preset: str = "default", **overrides: Any) -> MAMBAConfig:
 
 
 def _validate(cfg: MAMBAConfig) -> None:
-    positive = {"deter": cfg.world_model.deter, "stoch": cfg.world_model.stoch,
-                "classes": cfg.world_model.classes, "batch_size": cfg.replay.batch_size,
-                "imag_horizon": cfg.behavior.imag_horizon, "num_envs": cfg.train.num_envs,
-                "window_length": cfg.replay.window_length, "bins": cfg.world_model.bins - 1}
+    positive = {
+        "deter": cfg.world_model.deter,
+        "stoch": cfg.world_model.stoch,
+        "classes": cfg.world_model.classes,
+        "batch_size": cfg.replay.batch_size,
+        "imag_horizon": cfg.behavior.imag_horizon,
+        "num_envs": cfg.train.num_envs,
+        "window_length": cfg.replay.window_length,
+        "bins": cfg.world_model.bins - 1,
+    }
     for name, value in positive.items():
         if value < 1:
             raise ValueError(f"config field {name} must be >= 1 (bins >= 2), got {value}")
     if cfg.train.augment_obs not in ("auto", True, False):
-        raise ValueError(f"augment_obs must be 'auto', True or False, got {cfg.train.augment_obs!r}")
+        raise ValueError(
+            f"augment_obs must be 'auto', True or False, got {cfg.train.augment_obs!r}"
+        )
 
 
 def config_to_dict(cfg: MAMBAConfig) -> dict[str, dict[str, Any]]:

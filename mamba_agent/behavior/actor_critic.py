@@ -53,8 +53,17 @@ class Actor(nn.Module):
     """Policy pi(a | s) on model states (..., feat): bounded Normal (continuous) or unimix
     one-hot categorical (discrete, ``act_dim`` classes)."""
 
-    def __init__(self, feat: int, act_dim: int, discrete: bool, units: int, layers: int,
-                 unimix: float = 0.01, min_std: float = 0.1, max_std: float = 1.0) -> None:
+    def __init__(
+        self,
+        feat: int,
+        act_dim: int,
+        discrete: bool,
+        units: int,
+        layers: int,
+        unimix: float = 0.01,
+        min_std: float = 0.1,
+        max_std: float = 1.0,
+    ) -> None:
         super().__init__()
         self.discrete, self.act_dim = discrete, act_dim
         self.unimix, self.min_std, self.max_std = unimix, min_std, max_std
@@ -66,8 +75,9 @@ class Actor(nn.Module):
             return OneHotCategorical(raw, self.unimix)
         return BoundedNormal(raw, self.min_std, self.max_std)
 
-    def noise(self, shape: tuple[int, ...], generator: torch.Generator | None,
-              device: torch.device) -> torch.Tensor:
+    def noise(
+        self, shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device
+    ) -> torch.Tensor:
         """Sampling noise for ``shape`` leading dims: Gumbel (discrete) or standard Normal."""
         full = shape + (self.act_dim,)
         if self.discrete:
@@ -75,9 +85,14 @@ class Actor(nn.Module):
         return torch.randn(full, generator=generator, device=device)
 
 
-def imagine(wm: WorldModel, actor: Actor, start: RSSMState, horizon: int,
-            generator: torch.Generator | None = None, through_dynamics: bool = True
-            ) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
+def imagine(
+    wm: WorldModel,
+    actor: Actor,
+    start: RSSMState,
+    horizon: int,
+    generator: torch.Generator | None = None,
+    through_dynamics: bool = True,
+) -> tuple[list[torch.Tensor], torch.Tensor, torch.Tensor, torch.Tensor]:
     """Roll the prior forward ``horizon`` steps from ``start`` (N, ...) with actions from ``actor``.
 
     Returns the model states s_0..s_H as a list of H + 1 tensors (N, F) (the caller stacks what it
@@ -102,28 +117,42 @@ def imagine(wm: WorldModel, actor: Actor, start: RSSMState, horizon: int,
     return feats, torch.stack(actions, 1), torch.stack(log_probs, 1), torch.stack(entropies, 1)
 
 
-def imagine_policy_terms(actor: Actor, feats: torch.Tensor, actions: torch.Tensor
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
+def imagine_policy_terms(
+    actor: Actor, feats: torch.Tensor, actions: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Log-probabilities and entropies (N, H) of ``actions`` (N, H, A) under the policy at the
     detached imagined states ``feats`` (H, N, F) (REINFORCE: the gradient reaches only the actor)."""
     dist = actor(feats.detach().transpose(0, 1))
     return dist.log_prob(actions.detach()), dist.entropy()
 
 
-def actor_loss(adv: torch.Tensor, log_prob: torch.Tensor, entropy: torch.Tensor,
-               weight: torch.Tensor, eta: float, reinforce: bool
-               ) -> tuple[torch.Tensor, dict[str, float]]:
+def actor_loss(
+    adv: torch.Tensor,
+    log_prob: torch.Tensor,
+    entropy: torch.Tensor,
+    weight: torch.Tensor,
+    eta: float,
+    reinforce: bool,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Actor loss over imagined steps (N, H): -adv (dynamics backprop) or -log_prob * sg(adv)
     (REINFORCE), minus ``eta`` x entropy, weighted by ``weight`` and averaged."""
     objective = log_prob * adv.detach() if reinforce else adv
     loss = -(weight.detach() * (objective + eta * entropy)).mean()
-    return loss, {"behavior/actor_loss": loss.item(), "behavior/entropy": entropy.mean().item(),
-                  "behavior/advantage": adv.mean().item()}
+    return loss, {
+        "behavior/actor_loss": loss.item(),
+        "behavior/entropy": entropy.mean().item(),
+        "behavior/advantage": adv.mean().item(),
+    }
 
 
-def critic_loss(logits: torch.Tensor, target: torch.Tensor, slow_value: torch.Tensor,
-                weight: torch.Tensor, bins: torch.Tensor, slow_reg: float
-                ) -> tuple[torch.Tensor, dict[str, float]]:
+def critic_loss(
+    logits: torch.Tensor,
+    target: torch.Tensor,
+    slow_value: torch.Tensor,
+    weight: torch.Tensor,
+    bins: torch.Tensor,
+    slow_reg: float,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Two-hot critic loss (N, H): NLL of sg(target) plus ``slow_reg`` x NLL of the slow critic's
     value, weighted and averaged."""
     nll = twohot_loss(logits, target.detach(), bins)
@@ -135,8 +164,17 @@ def critic_loss(logits: torch.Tensor, target: torch.Tensor, slow_value: torch.Te
 class ActorCritic(nn.Module):
     """Actor, critic, slow critic, return normaliser and their optimisers."""
 
-    def __init__(self, cfg: BehaviorConfig, feat: int, act_dim: int, discrete: bool, units: int,
-                 layers: int, bins: int, unimix: float) -> None:
+    def __init__(
+        self,
+        cfg: BehaviorConfig,
+        feat: int,
+        act_dim: int,
+        discrete: bool,
+        units: int,
+        layers: int,
+        bins: int,
+        unimix: float,
+    ) -> None:
         super().__init__()
         self.cfg = cfg
         self.actor = Actor(feat, act_dim, discrete, units, layers, unimix, cfg.min_std, cfg.max_std)
@@ -147,34 +185,45 @@ class ActorCritic(nn.Module):
         mode = cfg.actor_grad
         self.reinforce = discrete if mode == "auto" else mode == "reinforce"
         self.actor_opt = torch.optim.Adam(self.actor.parameters(), lr=cfg.actor_lr, eps=cfg.ac_eps)
-        self.critic_opt = torch.optim.Adam(self.critic.parameters(), lr=cfg.critic_lr,
-                                           eps=cfg.ac_eps)
+        self.critic_opt = torch.optim.Adam(
+            self.critic.parameters(), lr=cfg.critic_lr, eps=cfg.ac_eps
+        )
 
     def value(self, feat: torch.Tensor) -> torch.Tensor:
         """Critic value (...) of model states (..., F)."""
         return twohot_decode(self.critic(feat), self.bins)
 
-    def train_step(self, wm: WorldModel, post: RSSMState, is_terminal: torch.Tensor,
-                   generator: torch.Generator | None = None) -> dict[str, float]:
+    def train_step(
+        self,
+        wm: WorldModel,
+        post: RSSMState,
+        is_terminal: torch.Tensor,
+        generator: torch.Generator | None = None,
+    ) -> dict[str, float]:
         """Imagine from ``imag_starts`` random posterior states per sequence (post (B, T, ...),
         is_terminal (B, T)) and take one actor and one critic step."""
         cfg = self.cfg
         B, T = is_terminal.shape
         idx = subsample_indices(B, T, cfg.imag_starts, generator, is_terminal.device)
-        start = RSSMState(gather_time(post.deter, idx).flatten(0, 1).detach(),
-                          gather_time(post.stoch, idx).flatten(0, 1).detach())
+        start = RSSMState(
+            gather_time(post.deter, idx).flatten(0, 1).detach(),
+            gather_time(post.stoch, idx).flatten(0, 1).detach(),
+        )
         cont0 = (~gather_time(is_terminal, idx).flatten(0, 1)).float()
         actor_params = list(self.actor.parameters())
         critic_params = list(self.critic.parameters())
         if self.reinforce:  # no gradient through the dynamics: imagine without a graph
             with torch.no_grad():
-                feat_list, actions, _, _ = imagine(wm, self.actor, start, cfg.imag_horizon,
-                                                   generator, False)
-            log_prob, entropy = imagine_policy_terms(self.actor, torch.stack(feat_list[:-1]),
-                                                     actions)
+                feat_list, actions, _, _ = imagine(
+                    wm, self.actor, start, cfg.imag_horizon, generator, False
+                )
+            log_prob, entropy = imagine_policy_terms(
+                self.actor, torch.stack(feat_list[:-1]), actions
+            )
         else:
-            feat_list, _, log_prob, entropy = imagine(wm, self.actor, start, cfg.imag_horizon,
-                                                      generator, True)
+            feat_list, _, log_prob, entropy = imagine(
+                wm, self.actor, start, cfg.imag_horizon, generator, True
+            )
         feats = torch.stack(feat_list)  # (H + 1, N, F), time-major and contiguous
         next_feats = torch.stack(feat_list[1:])  # (H, N, F)
         reward = twohot_decode(wm.reward_head(next_feats), wm.bins).T  # (N, H)
@@ -190,24 +239,36 @@ class ActorCritic(nn.Module):
         a_loss, metrics = actor_loss(adv, log_prob, entropy, weight, cfg.entropy, self.reinforce)
         with torch.no_grad():
             slow_value = twohot_decode(self.slow_critic(feats[:-1]), self.bins).T
-        c_loss, cm = critic_loss(critic_logits[:-1].transpose(0, 1), ret, slow_value, weight,
-                                 self.bins,
-                                 cfg.slow_critic_reg)
+        c_loss, cm = critic_loss(
+            critic_logits[:-1].transpose(0, 1),
+            ret,
+            slow_value,
+            weight,
+            self.bins,
+            cfg.slow_critic_reg,
+        )
         self.actor_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)
         a_loss.backward(inputs=actor_params, retain_graph=True)
         c_loss.backward(inputs=critic_params)
-        metrics["behavior/actor_grad_norm"] = float(nn.utils.clip_grad_norm_(actor_params,
-                                                                               cfg.ac_clip))
-        metrics["behavior/critic_grad_norm"] = float(nn.utils.clip_grad_norm_(critic_params,
-                                                                                cfg.ac_clip))
+        metrics["behavior/actor_grad_norm"] = float(
+            nn.utils.clip_grad_norm_(actor_params, cfg.ac_clip)
+        )
+        metrics["behavior/critic_grad_norm"] = float(
+            nn.utils.clip_grad_norm_(critic_params, cfg.ac_clip)
+        )
         self.actor_opt.step()
         self.critic_opt.step()
         with torch.no_grad():
             for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters()):
                 slow.lerp_(fast, cfg.slow_critic_fraction)
         metrics.update(cm)
-        metrics.update({"behavior/return": ret.mean().item(), "behavior/return_scale": float(scale),
-                        "behavior/value": value.mean().item(),
-                        "behavior/imag_reward": reward.mean().item()})
+        metrics.update(
+            {
+                "behavior/return": ret.mean().item(),
+                "behavior/return_scale": float(scale),
+                "behavior/value": value.mean().item(),
+                "behavior/imag_reward": reward.mean().item(),
+            }
+        )
         return metrics

@@ -9,8 +9,9 @@ from torch import nn
 __all__ = ["lambda_returns", "imagination_weights", "percentile_update", "ReturnNormalizer"]
 
 
-def lambda_returns(reward: torch.Tensor, value: torch.Tensor, cont: torch.Tensor, gamma: float,
-                   lam: float) -> torch.Tensor:
+def lambda_returns(
+    reward: torch.Tensor, value: torch.Tensor, cont: torch.Tensor, gamma: float, lam: float
+) -> torch.Tensor:
     """lambda-returns of imagined trajectories.
 
     Shapes: ``reward`` (N, H) with reward[:, k] = r_{k+1} (received on reaching state k+1),
@@ -35,9 +36,14 @@ def imagination_weights(cont0: torch.Tensor, cont: torch.Tensor, gamma: float) -
     return torch.cumprod(disc, 1).detach()
 
 
-def percentile_update(low: torch.Tensor, high: torch.Tensor, returns: torch.Tensor, decay: float,
-                      low_pct: float = 5.0, high_pct: float = 95.0
-                      ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def percentile_update(
+    low: torch.Tensor,
+    high: torch.Tensor,
+    returns: torch.Tensor,
+    decay: float,
+    low_pct: float = 5.0,
+    high_pct: float = 95.0,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """EMA of the return percentiles: low <- decay * low + (1 - decay) * P_low(returns), same for
     high; scale = max(1, high - low). Returns (low, high, scale)."""
     flat = returns.detach().flatten().float()
@@ -58,8 +64,9 @@ class ReturnNormalizer(nn.Module):
 
     def update(self, returns: torch.Tensor) -> torch.Tensor:
         """Update with a batch of returns and return the current scale (>= 1)."""
-        low, high, scale = percentile_update(self.low, self.high, returns, self.decay,
-                                             self.low_pct, self.high_pct)
+        low, high, scale = percentile_update(
+            self.low, self.high, returns, self.decay, self.low_pct, self.high_pct
+        )
         self.low.copy_(low)
         self.high.copy_(high)
         return scale

@@ -57,9 +57,14 @@ class Batch:
     @classmethod
     def from_numpy(cls, arrays: dict[str, np.ndarray], device: torch.device | str = "cpu") -> Batch:
         """Build from numpy arrays keyed by :data:`EPISODE_KEYS`, each with leading (B, T)."""
+
         def conv(key: str, dtype: torch.dtype) -> torch.Tensor:
             return torch.as_tensor(np.ascontiguousarray(arrays[key])).to(device=device, dtype=dtype)
 
-        return cls(conv("obs", torch.float32), conv("prev_action", torch.float32),
-                   conv("reward", torch.float32), conv("is_first", torch.bool),
-                   conv("is_terminal", torch.bool))
+        return cls(
+            conv("obs", torch.float32),
+            conv("prev_action", torch.float32),
+            conv("reward", torch.float32),
+            conv("is_first", torch.bool),
+            conv("is_terminal", torch.bool),
+        )

@@ -47,8 +47,13 @@ class Collector:
         self._autoreset = np.zeros(self.n, dtype=bool)
 
     def _start(self, i: int, obs: np.ndarray) -> None:
-        self._bufs[i] = {"obs": [obs], "prev_action": [np.zeros(self.act_dim, np.float32)],
-                         "reward": [0.0], "is_first": [True], "is_terminal": [False]}
+        self._bufs[i] = {
+            "obs": [obs],
+            "prev_action": [np.zeros(self.act_dim, np.float32)],
+            "reward": [0.0],
+            "is_first": [True],
+            "is_terminal": [False],
+        }
         self._sub_returns[i] = [0.0]
 
     def reset(self, seed: int | None = None) -> None:
@@ -63,24 +68,33 @@ class Collector:
 
     def _finish(self, i: int, result: CollectResult) -> None:
         buf = self._bufs[i]
-        ep = {"obs": np.stack(buf["obs"]).astype(np.float32),
-              "prev_action": np.stack(buf["prev_action"]).astype(np.float32),
-              "reward": np.asarray(buf["reward"], np.float32),
-              "is_first": np.asarray(buf["is_first"], bool),
-              "is_terminal": np.asarray(buf["is_terminal"], bool)}
+        ep = {
+            "obs": np.stack(buf["obs"]).astype(np.float32),
+            "prev_action": np.stack(buf["prev_action"]).astype(np.float32),
+            "reward": np.asarray(buf["reward"], np.float32),
+            "is_first": np.asarray(buf["is_first"], bool),
+            "is_terminal": np.asarray(buf["is_terminal"], bool),
+        }
         result.episodes.append(ep)
         result.returns.append(float(ep["reward"].sum()))
         result.sub_episode_returns.append(list(self._sub_returns[i]))
 
-    def collect(self, policy: Policy, min_episodes: int, max_steps: int | None = None,
-                on_step: Callable[[dict[str, Any]], bool] | None = None) -> CollectResult:
+    def collect(
+        self,
+        policy: Policy,
+        min_episodes: int,
+        max_steps: int | None = None,
+        on_step: Callable[[dict[str, Any]], bool] | None = None,
+    ) -> CollectResult:
         """Step until ``min_episodes`` meta-episodes have completed (or ``max_steps`` real steps);
         unfinished meta-episodes carry over to the next call. ``on_step(locals)`` is called after
         every vector step; returning False stops collection early."""
         if self._obs is None:
             self.reset()
         result = CollectResult()
-        while len(result.episodes) < min_episodes and (max_steps is None or result.steps < max_steps):
+        while len(result.episodes) < min_episodes and (
+            max_steps is None or result.steps < max_steps
+        ):
             is_first = np.array([len(b["obs"]) == 1 for b in self._bufs])
             actions, vectors = policy(self._obs, is_first)
             new_obs, rewards, terms, truncs, infos = self.env.step(actions)
@@ -112,8 +126,14 @@ class Collector:
             self._autoreset = dones.copy() if not self.same_step else np.zeros(self.n, bool)
             self._obs = new_obs
             if on_step is not None and not on_step(
-                {"new_obs": new_obs, "rewards": rewards, "dones": dones, "infos": infos,
-                 "actions": actions, "real_steps": result.steps - real_steps}
+                {
+                    "new_obs": new_obs,
+                    "rewards": rewards,
+                    "dones": dones,
+                    "infos": infos,
+                    "actions": actions,
+                    "real_steps": result.steps - real_steps,
+                }
             ):
                 break
         return result

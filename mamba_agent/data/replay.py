@@ -27,7 +27,9 @@ class MetaEpisodeReplay:
     """FIFO store of complete meta-episodes (dicts of arrays keyed by :data:`EPISODE_KEYS`, aligned as
     in :mod:`mamba_agent.data.batch`), bounded by ``capacity`` env steps."""
 
-    def __init__(self, capacity: int, dreamer_vanilla: bool = False, window_length: int = 64) -> None:
+    def __init__(
+        self, capacity: int, dreamer_vanilla: bool = False, window_length: int = 64
+    ) -> None:
         self.capacity = capacity
         self.dreamer_vanilla = dreamer_vanilla
         self.window_length = window_length
@@ -48,8 +50,9 @@ class MetaEpisodeReplay:
         while self.num_steps > self.capacity and len(self.episodes) > 1:
             self.num_steps -= len(self.episodes.popleft()["obs"]) - 1
 
-    def sample(self, batch_size: int, rng: np.random.Generator, horizon: int | None = None
-               ) -> dict[str, np.ndarray]:
+    def sample(
+        self, batch_size: int, rng: np.random.Generator, horizon: int | None = None
+    ) -> dict[str, np.ndarray]:
         """A batch of arrays with leading (B, T).
 
         MAMBA mode: B meta-episodes, each from row 0, cut to the shortest sampled one and to the

@@ -12,8 +12,13 @@ from gymnasium.vector import VectorEnv
 
 from mamba_agent.data.wrappers import MetaFeatures, MetaFeaturesVector
 
-__all__ = ["ActionCodec", "check_observation_space", "make_vector_env", "needs_augmentation",
-           "env_id_of"]
+__all__ = [
+    "ActionCodec",
+    "check_observation_space",
+    "make_vector_env",
+    "needs_augmentation",
+    "env_id_of",
+]
 
 
 def check_observation_space(space: gym.Space) -> int:
@@ -92,8 +97,9 @@ def _time_scale(env: Any, default: int) -> int:
     return int(steps) if steps else 1000
 
 
-def make_vector_env(env: str | gym.Env | VectorEnv, num_envs: int, augment: bool, time_scale: int
-                    ) -> VectorEnv:
+def make_vector_env(
+    env: str | gym.Env | VectorEnv, num_envs: int, augment: bool, time_scale: int
+) -> VectorEnv:
     """A ``VectorEnv`` for collection. An id string gives ``num_envs`` copies, through the env's
     native vector form (``vectorization_mode="vector_entry_point"``) when its spec has one; an
     ``Env`` is wrapped in a one-env ``SyncVectorEnv``; a ``VectorEnv`` is used as is."""
@@ -110,4 +116,6 @@ def make_vector_env(env: str | gym.Env | VectorEnv, num_envs: int, augment: bool
     if isinstance(env, gym.Env):
         single = MetaFeatures(env, scale) if augment else env
         return gym.vector.SyncVectorEnv([lambda: single])
-    raise TypeError(f"env must be an id string, a gymnasium.Env or a gymnasium VectorEnv, got {env!r}")
+    raise TypeError(
+        f"env must be an id string, a gymnasium.Env or a gymnasium VectorEnv, got {env!r}"
+    )

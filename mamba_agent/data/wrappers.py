@@ -54,8 +54,9 @@ class MetaFeaturesVector(VectorWrapper):
         if mode != AutoresetMode.NEXT_STEP:
             raise ValueError(f"MetaFeaturesVector supports next-step autoreset only, got {mode}")
         self.single_observation_space = augmented_space(env.single_observation_space)
-        self.observation_space = gym.vector.utils.batch_space(self.single_observation_space,
-                                                              env.num_envs)
+        self.observation_space = gym.vector.utils.batch_space(
+            self.single_observation_space, env.num_envs
+        )
         self.time_scale = float(time_scale)
         self._t = np.zeros(env.num_envs)
         self._done = np.zeros(env.num_envs, dtype=bool)

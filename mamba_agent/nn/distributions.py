@@ -51,7 +51,9 @@ def twohot_encode(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     return out
 
 
-def twohot_decode(logits: torch.Tensor, bins: torch.Tensor, symlog_space: bool = True) -> torch.Tensor:
+def twohot_decode(
+    logits: torch.Tensor, bins: torch.Tensor, symlog_space: bool = True
+) -> torch.Tensor:
     """Mean of the two-hot distribution given by ``logits`` (..., K); symexp-ed when ``symlog_space``."""
     mean = (torch.softmax(logits, -1) * bins).sum(-1)
     return symexp(mean) if symlog_space else mean

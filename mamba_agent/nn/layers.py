@@ -53,8 +53,9 @@ class LayerNormGRUCell(nn.Module):
             self.linear_h.weight.uniform_(-bound, bound)
             self.norm.bias[2 * size :] = -1.0
 
-    def forward(self, x: torch.Tensor, h: torch.Tensor, h_proj: torch.Tensor | None = None
-                ) -> torch.Tensor:
+    def forward(
+        self, x: torch.Tensor, h: torch.Tensor, h_proj: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """One step: x (..., inp), h (..., size) -> new h (..., size). ``h_proj`` may carry
         ``linear_h(h)`` computed by the caller (see :class:`DeferredLinearGrad`)."""
         h_proj = self.linear_h(h) if h_proj is None else h_proj

@@ -27,9 +27,14 @@ def categorical_kl(q_logits: torch.Tensor, p_logits: torch.Tensor, unimix: float
     return (q * (torch.log(q) - torch.log(p))).sum((-2, -1))
 
 
-def kl_balance_loss(post_logits: torch.Tensor, prior_logits: torch.Tensor, unimix: float = 0.01,
-                    free_bits: float = 1.0, dyn_scale: float = 0.5, rep_scale: float = 0.1
-                    ) -> tuple[torch.Tensor, dict[str, float]]:
+def kl_balance_loss(
+    post_logits: torch.Tensor,
+    prior_logits: torch.Tensor,
+    unimix: float = 0.01,
+    free_bits: float = 1.0,
+    dyn_scale: float = 0.5,
+    rep_scale: float = 0.1,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """DreamerV3 KL balancing: dyn = KL(sg(post) || prior), rep = KL(post || sg(prior)), each clipped
     below at ``free_bits`` per time step; loss = mean(dyn_scale * dyn + rep_scale * rep).
 
@@ -41,8 +46,13 @@ def kl_balance_loss(post_logits: torch.Tensor, prior_logits: torch.Tensor, unimi
     return loss, {"world_model/kl": dyn.mean().item(), "world_model/kl_loss": loss.item()}
 
 
-def subsample_indices(batch: int, length: int, k: int, generator: torch.Generator | None = None,
-                      device: torch.device | str = "cpu") -> torch.Tensor:
+def subsample_indices(
+    batch: int,
+    length: int,
+    k: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str = "cpu",
+) -> torch.Tensor:
     """``k`` distinct random time indices per sequence, sorted, shape (batch, min(k, length)).
 
     ``k <= 0`` or ``k >= length`` gives every index 0..length-1 for every sequence.
@@ -79,9 +89,15 @@ def symlog_mse(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
     return ((pred - symlog(target)) ** 2).sum(-1)
 
 
-def prediction_losses(obs_pred: torch.Tensor, obs: torch.Tensor, reward_logits: torch.Tensor,
-                      reward: torch.Tensor, cont_logit: torch.Tensor, cont: torch.Tensor,
-                      bins: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def prediction_losses(
+    obs_pred: torch.Tensor,
+    obs: torch.Tensor,
+    reward_logits: torch.Tensor,
+    reward: torch.Tensor,
+    cont_logit: torch.Tensor,
+    cont: torch.Tensor,
+    bins: torch.Tensor,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Decoder symlog-MSE + reward two-hot NLL + continue BCE, each averaged over (B, K).
 
     Shapes: obs_pred / obs (B, K, O), reward_logits (B, K, bins), reward (B, K), cont_logit /
@@ -90,6 +106,9 @@ def prediction_losses(obs_pred: torch.Tensor, obs: torch.Tensor, reward_logits: 
     rec = symlog_mse(obs_pred, obs).mean()
     rew = twohot_loss(reward_logits, reward, bins).mean()
     con = F.binary_cross_entropy_with_logits(cont_logit, cont).mean()
-    metrics = {"world_model/recon_loss": rec.item(), "world_model/reward_loss": rew.item(),
-               "world_model/continue_loss": con.item()}
+    metrics = {
+        "world_model/recon_loss": rec.item(),
+        "world_model/reward_loss": rew.item(),
+        "world_model/continue_loss": con.item(),
+    }
     return rec + rew + con, metrics

@@ -30,9 +30,15 @@ from mamba_agent.world_model.rssm import RSSM, RSSMState
 __all__ = ["WorldModel", "local_window_loss"]
 
 
-def local_window_loss(obs_pred: torch.Tensor, rew_pred: torch.Tensor, cont_logit: torch.Tensor,
-                      obs_t: torch.Tensor, rew_t: torch.Tensor, cont_t: torch.Tensor,
-                      mask: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+def local_window_loss(
+    obs_pred: torch.Tensor,
+    rew_pred: torch.Tensor,
+    cont_logit: torch.Tensor,
+    obs_t: torch.Tensor,
+    rew_t: torch.Tensor,
+    cont_t: torch.Tensor,
+    mask: torch.Tensor,
+) -> tuple[torch.Tensor, dict[str, float]]:
     """Masked loss of the local reconstruction window: symlog-MSE on observations and rewards,
     BCE on continues, averaged over valid (t, k) pairs. Shapes (..., W[, O]); ``mask`` (..., W)."""
     m = mask.to(obs_pred.dtype)
@@ -57,30 +63,42 @@ class WorldModel(nn.Module):
         self.reward_head = RewardHead(self.feat_dim, cfg.head_units, cfg.head_layers, cfg.bins)
         self.continue_head = ContinueHead(self.feat_dim, cfg.head_units, cfg.head_layers)
         self.local_head = (
-            LocalWindowHead(self.feat_dim, embed, obs_dim, cfg.local_window, cfg.head_units,
-                            cfg.head_layers) if cfg.local_window > 0 else None
+            LocalWindowHead(
+                self.feat_dim, embed, obs_dim, cfg.local_window, cfg.head_units, cfg.head_layers
+            )
+            if cfg.local_window > 0
+            else None
         )
         self.register_buffer("bins", symlog_bins(cfg.bins), persistent=False)
         self.optimizer = torch.optim.Adam(self.parameters(), lr=cfg.wm_lr, eps=cfg.wm_eps)
 
-    def loss(self, batch: Batch, generator: torch.Generator | None = None
-             ) -> tuple[torch.Tensor, dict[str, float], RSSMState]:
+    def loss(
+        self, batch: Batch, generator: torch.Generator | None = None
+    ) -> tuple[torch.Tensor, dict[str, float], RSSMState]:
         """World-model loss on a batch (B, T): KL on all steps, predictions on ``loss_samples``
         random steps per sequence. Returns (loss, metrics, posterior states (B, T, ...))."""
         cfg = self.cfg
         B, T = batch.shape
         assert batch.obs.shape[-1] == self.obs_dim, "observation size differs from the model's"
         embed = self.encoder(batch.obs)
-        post, post_logits, prior_logits = self.rssm.observe(embed, batch.prev_action,
-                                                            batch.is_first, generator)
-        kl, metrics = kl_balance_loss(post_logits, prior_logits, cfg.unimix, cfg.free_bits,
-                                      cfg.kl_dyn, cfg.kl_rep)
+        post, post_logits, prior_logits = self.rssm.observe(
+            embed, batch.prev_action, batch.is_first, generator
+        )
+        kl, metrics = kl_balance_loss(
+            post_logits, prior_logits, cfg.unimix, cfg.free_bits, cfg.kl_dyn, cfg.kl_rep
+        )
         idx = subsample_indices(B, T, cfg.loss_samples, generator, batch.obs.device)
         feat = gather_time(post.feat(), idx)
         cont = (~batch.is_terminal).to(batch.obs.dtype)
-        pred, pm = prediction_losses(self.decoder(feat), gather_time(batch.obs, idx),
-                                     self.reward_head(feat), gather_time(batch.reward, idx),
-                                     self.continue_head(feat), gather_time(cont, idx), self.bins)
+        pred, pm = prediction_losses(
+            self.decoder(feat),
+            gather_time(batch.obs, idx),
+            self.reward_head(feat),
+            gather_time(batch.reward, idx),
+            self.continue_head(feat),
+            gather_time(cont, idx),
+            self.bins,
+        )
         metrics.update(pm)
         loss = kl + pred
         if self.local_head is not None:
@@ -91,8 +109,15 @@ class WorldModel(nn.Module):
             o_t, mask = local_window_targets(batch.obs, w)
             r_t, _ = local_window_targets(batch.reward, w)
             c_t, _ = local_window_targets(cont, w)
-            lw, lm = local_window_loss(o_p, r_p, c_p, gather_time(o_t, idx), gather_time(r_t, idx),
-                                       gather_time(c_t, idx), gather_time(mask, idx))
+            lw, lm = local_window_loss(
+                o_p,
+                r_p,
+                c_p,
+                gather_time(o_t, idx),
+                gather_time(r_t, idx),
+                gather_time(c_t, idx),
+                gather_time(mask, idx),
+            )
             metrics.update(lm)
             loss = loss + lw
         metrics["world_model/loss"] = loss.item()
@@ -100,8 +125,9 @@ class WorldModel(nn.Module):
         metrics["world_model/prior_entropy"] = _entropy(prior_logits, cfg.unimix)
         return loss, metrics, RSSMState(post.deter.detach(), post.stoch.detach())
 
-    def train_step(self, batch: Batch, generator: torch.Generator | None = None
-                   ) -> tuple[dict[str, float], RSSMState]:
+    def train_step(
+        self, batch: Batch, generator: torch.Generator | None = None
+    ) -> tuple[dict[str, float], RSSMState]:
         """One Adam step on :meth:`loss` with gradient clipping; returns (metrics, detached posterior)."""
         loss, metrics, post = self.loss(batch, generator)
         self.optimizer.zero_grad(set_to_none=True)

@@ -61,14 +61,16 @@ class LocalWindowHead(nn.Module):
     continue logit at t, t+1, ..., t+W-1. Returns (obs (..., W, obs_dim), reward (..., W),
     continue logits (..., W))."""
 
-    def __init__(self, feat: int, embed: int, obs_dim: int, window: int, units: int, layers: int
-                 ) -> None:
+    def __init__(
+        self, feat: int, embed: int, obs_dim: int, window: int, units: int, layers: int
+    ) -> None:
         super().__init__()
         self.window, self.obs_dim = window, obs_dim
         self.net = mlp(feat + embed, units, layers, out=window * (obs_dim + 2))
 
-    def forward(self, feat: torch.Tensor, prev_embed: torch.Tensor
-                ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward(
+        self, feat: torch.Tensor, prev_embed: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         out = self.net(torch.cat([feat, prev_embed], -1))
         out = out.reshape(out.shape[:-1] + (self.window, self.obs_dim + 2))
         return out[..., : self.obs_dim], out[..., self.obs_dim], out[..., self.obs_dim + 1]

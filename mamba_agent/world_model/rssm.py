@@ -30,8 +30,9 @@ class RSSMState:
         return torch.cat([self.deter, self.stoch], -1)
 
 
-def gumbel_noise(shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device
-                 ) -> torch.Tensor:
+def gumbel_noise(
+    shape: tuple[int, ...], generator: torch.Generator | None, device: torch.device
+) -> torch.Tensor:
     """Gumbel(0, 1) noise drawn from ``generator`` (reproducible categorical sampling)."""
     u = torch.rand(shape, generator=generator, device=device).clamp(1e-20, 1.0 - 1e-7)
     return -torch.log(-torch.log(u))
@@ -48,8 +49,16 @@ class RSSM(nn.Module):
     the encoder output size, ``act_dim`` the action vector size (one-hot for discrete actions).
     """
 
-    def __init__(self, deter: int, stoch: int, classes: int, hidden: int, embed: int, act_dim: int,
-                 unimix: float = 0.01) -> None:
+    def __init__(
+        self,
+        deter: int,
+        stoch: int,
+        classes: int,
+        hidden: int,
+        embed: int,
+        act_dim: int,
+        unimix: float = 0.01,
+    ) -> None:
         super().__init__()
         self.deter, self.stoch, self.classes, self.unimix = deter, stoch, classes, unimix
         self.latent = stoch * classes
@@ -84,8 +93,9 @@ class RSSM(nn.Module):
         """Prior logits (..., S, C) from h (..., D)."""
         return self.img_out(deter).reshape(deter.shape[:-1] + (self.stoch, self.classes))
 
-    def _gru_step(self, prev: RSSMState, action_proj: torch.Tensor,
-                  h_proj: torch.Tensor | None = None) -> torch.Tensor:
+    def _gru_step(
+        self, prev: RSSMState, action_proj: torch.Tensor, h_proj: torch.Tensor | None = None
+    ) -> torch.Tensor:
         x = self.img_in_norm(self.img_in_z(prev.stoch) + action_proj)
         return self.gru(x, prev.deter, h_proj)
 
@@ -95,16 +105,27 @@ class RSSM(nn.Module):
         return z.reshape(z.shape[:-2] + (self.latent,))
 
     # -- public steps ---------------------------------------------------------------------------
-    def img_step(self, prev: RSSMState, action: torch.Tensor, noise: torch.Tensor | None = None,
-                 mode: bool = False) -> RSSMState:
+    def img_step(
+        self,
+        prev: RSSMState,
+        action: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        mode: bool = False,
+    ) -> RSSMState:
         """Imagine one step: (h, z), a -> (h', z' ~ prior(h')). Batch shape (N, ...)."""
         deter = self._gru_step(prev, self.img_in_a(action))
         stoch = self._sample(self.prior_logits(deter), noise, mode)
         return RSSMState(deter, stoch)
 
-    def obs_step(self, prev: RSSMState, prev_action: torch.Tensor, embed: torch.Tensor,
-                 is_first: torch.Tensor, noise: torch.Tensor | None = None, mode: bool = False
-                 ) -> RSSMState:
+    def obs_step(
+        self,
+        prev: RSSMState,
+        prev_action: torch.Tensor,
+        embed: torch.Tensor,
+        is_first: torch.Tensor,
+        noise: torch.Tensor | None = None,
+        mode: bool = False,
+    ) -> RSSMState:
         """Filter one step (used when acting): reset where ``is_first`` (N,), then
         h = GRU(h, z, a_{t-1}), z ~ q(h, e). Shapes (N, ...)."""
         prev, prev_action = self._reset(prev, prev_action, is_first)
@@ -112,17 +133,24 @@ class RSSM(nn.Module):
         logits = self._post_logits(deter, self.obs_e(embed))
         return RSSMState(deter, self._sample(logits, noise, mode))
 
-    def _reset(self, prev: RSSMState, prev_action: torch.Tensor, is_first: torch.Tensor
-               ) -> tuple[RSSMState, torch.Tensor]:
+    def _reset(
+        self, prev: RSSMState, prev_action: torch.Tensor, is_first: torch.Tensor
+    ) -> tuple[RSSMState, torch.Tensor]:
         keep = (~is_first).to(prev.deter.dtype).unsqueeze(-1)
         init = self.initial(is_first.shape[0])
-        state = RSSMState(keep * prev.deter + (1 - keep) * init.deter,
-                          keep * prev.stoch + (1 - keep) * init.stoch)
+        state = RSSMState(
+            keep * prev.deter + (1 - keep) * init.deter, keep * prev.stoch + (1 - keep) * init.stoch
+        )
         return state, prev_action * keep
 
-    def observe(self, embed: torch.Tensor, prev_action: torch.Tensor, is_first: torch.Tensor,
-                generator: torch.Generator | None = None, start: RSSMState | None = None
-                ) -> tuple[RSSMState, torch.Tensor, torch.Tensor]:
+    def observe(
+        self,
+        embed: torch.Tensor,
+        prev_action: torch.Tensor,
+        is_first: torch.Tensor,
+        generator: torch.Generator | None = None,
+        start: RSSMState | None = None,
+    ) -> tuple[RSSMState, torch.Tensor, torch.Tensor]:
         """Posterior states for a batch of sequences.
 
         Args: ``embed`` (B, T, E), ``prev_action`` (B, T, A) = a_{t-1}, ``is_first`` (B, T) bool.
@@ -131,10 +159,13 @@ class RSSM(nn.Module):
         prior logits (B, T, S, C)).
         """
         B, T, _ = embed.shape
-        assert prev_action.shape[:2] == (B, T) and is_first.shape == (B, T), "observe: shape mismatch"
+        assert prev_action.shape[:2] == (B, T) and is_first.shape == (B, T), (
+            "observe: shape mismatch"
+        )
         # unbind (not [:, t]) so that the backward pass stacks the step gradients once: linear in T
         act_proj = self.img_in_a(
-            prev_action * (~is_first).unsqueeze(-1).to(prev_action.dtype)).unbind(1)
+            prev_action * (~is_first).unsqueeze(-1).to(prev_action.dtype)
+        ).unbind(1)
         emb_proj = self.obs_e(embed).unbind(1)
         noise = gumbel_noise((B, T, self.stoch, self.classes), generator, embed.device).unbind(1)
         resets = is_first.any(0).tolist()
@@ -145,8 +176,10 @@ class RSSM(nn.Module):
         for t in range(T):
             if resets[t]:
                 keep = (~is_first[:, t]).to(embed.dtype).unsqueeze(-1)
-                state = RSSMState(keep * state.deter + (1 - keep) * init.deter,
-                                  keep * state.stoch + (1 - keep) * init.stoch)
+                state = RSSMState(
+                    keep * state.deter + (1 - keep) * init.deter,
+                    keep * state.stoch + (1 - keep) * init.stoch,
+                )
             deter = self._gru_step(state, act_proj[t], deferred_h(state.deter, t))
             logits = self._post_logits(deter, emb_proj[t])
             stoch = self._sample(logits, noise[t], mode=False)

@@ -35,7 +35,10 @@ def tiny(env: gym.Env | None = None, **kw) -> MAMBA:
 def test_config_overrides_and_presets():
     cfg = make_config("tiny", deter=8, dreamer_vanilla=True, imag_horizon=2)
     assert (cfg.world_model.deter, cfg.replay.dreamer_vanilla, cfg.behavior.imag_horizon) == (
-        8, True, 2)
+        8,
+        True,
+        2,
+    )
     with pytest.raises(TypeError, match="no_such_field"):
         make_config("tiny", no_such_field=1)
     with pytest.raises(TypeError):
@@ -48,8 +51,15 @@ def test_config_overrides_and_presets():
     pr = make_config("point_robot")
     assert pr.behavior.imag_horizon == 2 and pr.world_model.enc_layers == 4
     assert make_config("reacher").world_model.wm_lr == 2e-4
-    for name in ("point_robot", "point_robot_wind", "escape_room", "rooms", "reacher", "cpu",
-                 "tiny"):
+    for name in (
+        "point_robot",
+        "point_robot_wind",
+        "escape_room",
+        "rooms",
+        "reacher",
+        "cpu",
+        "tiny",
+    ):
         make_config(name)
 
 
@@ -153,12 +163,21 @@ def test_evaluate_policy_and_sb3_callbacks(tmp_path):
 
     counter = Counter()
     eval_env = MetaFeatures(BanditMetaEnv(), 8)
-    callbacks = CallbackList([
-        counter,
-        CheckpointCallback(save_freq=20, save_path=str(tmp_path / "ckpt"), save_replay_buffer=True),
-        EvalCallback(eval_env, eval_freq=25, n_eval_episodes=2, verbose=0,
-                     best_model_save_path=str(tmp_path / "best")),
-    ])
+    callbacks = CallbackList(
+        [
+            counter,
+            CheckpointCallback(
+                save_freq=20, save_path=str(tmp_path / "ckpt"), save_replay_buffer=True
+            ),
+            EvalCallback(
+                eval_env,
+                eval_freq=25,
+                n_eval_episodes=2,
+                verbose=0,
+                best_model_save_path=str(tmp_path / "best"),
+            ),
+        ]
+    )
     model.learn(80, callback=callbacks, progress_bar=True)
     assert counter.calls > 0 and model.num_timesteps >= 80
     assert glob.glob(str(tmp_path / "ckpt" / "rl_model_*_steps.zip"))

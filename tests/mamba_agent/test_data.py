@@ -33,13 +33,18 @@ class CounterEnv(gym.Env):
     def step(self, action: Any):
         self.t += 1
         info = {"sub_episode_end": self.t % 2 == 0}
-        return (np.array([float(self.t)], np.float32), 10.0 * self.t + int(action), False,
-                self.t >= self.length, info)
+        return (
+            np.array([float(self.t)], np.float32),
+            10.0 * self.t + int(action),
+            False,
+            self.t >= self.length,
+            info,
+        )
 
 
 def scripted(obs: np.ndarray, is_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Action = obs mod 3 (so each row's previous action is checkable)."""
-    a = (obs[:, 0].astype(int) % 3)
+    a = obs[:, 0].astype(int) % 3
     return a, np.eye(3, dtype=np.float32)[a]
 
 
@@ -65,10 +70,15 @@ def test_replay_samples_whole_meta_episodes_from_start():
     replay = MetaEpisodeReplay(capacity=1000)
     for k in range(3):
         L = 10
-        replay.add({"obs": np.arange(L + 1, dtype=np.float32)[:, None] + 100 * k,
-                    "prev_action": np.zeros((L + 1, 1), np.float32),
-                    "reward": np.zeros(L + 1, np.float32),
-                    "is_first": np.arange(L + 1) == 0, "is_terminal": np.zeros(L + 1, bool)})
+        replay.add(
+            {
+                "obs": np.arange(L + 1, dtype=np.float32)[:, None] + 100 * k,
+                "prev_action": np.zeros((L + 1, 1), np.float32),
+                "reward": np.zeros(L + 1, np.float32),
+                "is_first": np.arange(L + 1) == 0,
+                "is_terminal": np.zeros(L + 1, bool),
+            }
+        )
     rng = np.random.default_rng(0)
     batch = replay.sample(4, rng)
     assert batch["obs"].shape == (4, 11, 1)
@@ -88,10 +98,15 @@ def test_replay_samples_whole_meta_episodes_from_start():
 def test_dreamer_vanilla_windows_start_anywhere_and_reinitialise():
     replay = MetaEpisodeReplay(capacity=10_000, dreamer_vanilla=True, window_length=8)
     L = 40
-    replay.add({"obs": np.arange(L + 1, dtype=np.float32)[:, None],
-                "prev_action": np.zeros((L + 1, 1), np.float32),
-                "reward": np.zeros(L + 1, np.float32),
-                "is_first": np.arange(L + 1) == 0, "is_terminal": np.zeros(L + 1, bool)})
+    replay.add(
+        {
+            "obs": np.arange(L + 1, dtype=np.float32)[:, None],
+            "prev_action": np.zeros((L + 1, 1), np.float32),
+            "reward": np.zeros(L + 1, np.float32),
+            "is_first": np.arange(L + 1) == 0,
+            "is_terminal": np.zeros(L + 1, bool),
+        }
+    )
     batch = replay.sample(64, np.random.default_rng(0))
     starts = batch["obs"][:, 0, 0]
     assert batch["obs"].shape == (64, 8, 1)
@@ -126,8 +141,9 @@ def test_recurrent_state_resets_only_at_meta_episode_starts():
     assert diff[1, 2:4].min() > 0 and torch.all(diff[1, 4:] == 0)  # sequence 1 forgets at reset
     # a reset row starts from the learned initial state, as the first row does
     init = rssm.initial(1)
-    fresh = rssm.observe(embed[1:, 4:], act[1:, 4:], first[1:, 4:],
-                         torch.Generator().manual_seed(0))[0].deter
+    fresh = rssm.observe(
+        embed[1:, 4:], act[1:, 4:], first[1:, 4:], torch.Generator().manual_seed(0)
+    )[0].deter
     assert torch.allclose(fresh[0, 0], rssm._gru_step(init, torch.zeros(1, 8))[0], atol=1e-6)
 
 
@@ -147,7 +163,9 @@ def test_observation_augmentation_wrappers():
 
 
 def test_action_codec():
-    box = ActionCodec(gym.spaces.Box(np.array([0.0, -2.0], np.float32), np.array([1.0, 2.0], np.float32)))
+    box = ActionCodec(
+        gym.spaces.Box(np.array([0.0, -2.0], np.float32), np.array([1.0, 2.0], np.float32))
+    )
     assert np.allclose(box.to_env(np.array([[-1.0, 0.5]])), [[0.0, 1.0]])
     disc = ActionCodec(gym.spaces.Discrete(3, start=1))
     assert disc.to_env(np.array([[0.0, 0.0, 1.0]]))[0] == 3

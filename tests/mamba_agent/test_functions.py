@@ -46,8 +46,9 @@ def test_symlog_symexp_values():
 def test_twohot_encode_hand_example():
     bins = torch.tensor([-1.0, 0.0, 1.0, 2.0])
     enc = twohot_encode(torch.tensor([0.25, -5.0, 2.0, 1.0, 7.0]), bins)
-    expected = torch.tensor([[0, 0.75, 0.25, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0],
-                             [0, 0, 0, 1]])
+    expected = torch.tensor(
+        [[0, 0.75, 0.25, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0], [0, 0, 0, 1]]
+    )
     assert torch.allclose(enc, expected)
     assert torch.allclose(enc.sum(-1), torch.ones(5))
 
@@ -145,16 +146,18 @@ def test_loss_subsampling():
     assert torch.equal(subsample_indices(2, 5, 8), torch.arange(5).expand(2, 5))
     assert torch.equal(subsample_indices(2, 5, 0), torch.arange(5).expand(2, 5))
     x = torch.arange(10.0).reshape(1, 5, 2)
-    assert torch.equal(gather_time(x, torch.tensor([[1, 3]])), torch.tensor([[[2.0, 3.0],
-                                                                             [6.0, 7.0]]]))
+    assert torch.equal(
+        gather_time(x, torch.tensor([[1, 3]])), torch.tensor([[[2.0, 3.0], [6.0, 7.0]]])
+    )
 
 
 def test_local_window_targets_and_masks():
     x = torch.tensor([[1.0, 2.0, 3.0]])
     targets, mask = local_window_targets(x, 3)
     assert torch.equal(targets, torch.tensor([[[1.0, 2.0, 3.0], [2.0, 3.0, 0.0], [3.0, 0.0, 0.0]]]))
-    assert torch.equal(mask, torch.tensor([[[True, True, True], [True, True, False],
-                                            [True, False, False]]]))
+    assert torch.equal(
+        mask, torch.tensor([[[True, True, True], [True, True, False], [True, False, False]]])
+    )
     obs = torch.arange(6.0).reshape(1, 3, 2)
     t, m = local_window_targets(obs, 2)
     assert t.shape == (1, 3, 2, 2) and torch.equal(t[0, 1, 1], obs[0, 2])
@@ -180,8 +183,9 @@ def test_layernorm_gru_cell_matches_dreamerv3_formula():
     cell = LayerNormGRUCell(3, 4)
     x, h = torch.randn(2, 3), torch.randn(2, 4)
     weight = torch.cat([cell.linear_x.weight, cell.linear_h.weight], 1)  # one Linear on [x, h]
-    normed = torch.nn.functional.layer_norm(torch.cat([x, h], -1) @ weight.T, (12,),
-                                            cell.norm.weight, torch.zeros(12), 1e-3)
+    normed = torch.nn.functional.layer_norm(
+        torch.cat([x, h], -1) @ weight.T, (12,), cell.norm.weight, torch.zeros(12), 1e-3
+    )
     reset, cand, update = normed.split(4, -1)
     cand = torch.tanh(torch.sigmoid(reset) * cand)
     update = torch.sigmoid(update - 1.0)

@@ -16,12 +16,14 @@ class BanditMetaEnv(gym.Env):
 
     metadata: dict[str, Any] = {"render_modes": []}
 
-    def __init__(self, num_sub_episodes: int = 4, sub_episode_length: int = 2,
-                 continuous: bool = False) -> None:
+    def __init__(
+        self, num_sub_episodes: int = 4, sub_episode_length: int = 2, continuous: bool = False
+    ) -> None:
         self.n, self.h, self.continuous = num_sub_episodes, sub_episode_length, continuous
         self.observation_space = gym.spaces.Box(-1.0, 1.0, (1,), np.float32)
-        self.action_space = (gym.spaces.Box(-1.0, 1.0, (1,), np.float32) if continuous
-                             else gym.spaces.Discrete(2))
+        self.action_space = (
+            gym.spaces.Box(-1.0, 1.0, (1,), np.float32) if continuous else gym.spaces.Discrete(2)
+        )
         self.task, self.t = 0, 0
 
     @property
@@ -38,9 +40,12 @@ class BanditMetaEnv(gym.Env):
         arm = int(np.asarray(action).reshape(-1)[0] > 0) if self.continuous else int(action)
         reward = float(arm == self.task)
         self.t += 1
-        info = {"task": self.task, "sub_episode": min(self.t // self.h, self.n - 1),
-                "step_in_sub_episode": self.t % self.h,
-                "sub_episode_end": self.t % self.h == 0}
+        info = {
+            "task": self.task,
+            "sub_episode": min(self.t // self.h, self.n - 1),
+            "step_in_sub_episode": self.t % self.h,
+            "sub_episode_end": self.t % self.h == 0,
+        }
         return np.zeros(1, np.float32), reward, False, self.t >= self.length, info
 
     # reference returns, computed from the env's own structure
@@ -73,5 +78,10 @@ class DriftMetaEnv(gym.Env):
         self.x = float(np.clip(self.x + 0.2 * float(np.asarray(action).reshape(-1)[0]), -1, 1))
         self.t += 1
         reward = -abs(self.x - self.goal)
-        return (np.array([self.x], np.float32), reward, False, self.t >= self.length,
-                {"task": self.goal})
+        return (
+            np.array([self.x], np.float32),
+            reward,
+            False,
+            self.t >= self.length,
+            {"task": self.goal},
+        )
