@@ -26,6 +26,7 @@ from stable_baselines3.common.callbacks import (
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.utils import get_latest_run_id
 
+from mamba_agent.behavior.acting import State, act, initial_state
 from mamba_agent.behavior.actor_critic import ActorCritic
 from mamba_agent.config import (
     MAMBAConfig,
@@ -45,12 +46,8 @@ from mamba_agent.data.spaces import (
     needs_augmentation,
 )
 from mamba_agent.world_model.model import WorldModel
-from mamba_agent.world_model.rssm import RSSMState, gumbel_noise
 
 __all__ = ["MAMBA"]
-
-State = tuple[np.ndarray, np.ndarray, np.ndarray]
-"""Recurrent acting state, batched: (h (n, D), z (n, S*C), previous action vector (n, A))."""
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -207,41 +204,13 @@ class MAMBA:
     # -- acting ---------------------------------------------------------------------------------
     def initial_state(self, n: int) -> State:
         """Acting state of ``n`` fresh meta-episodes (reset by ``episode_start`` anyway)."""
-        with torch.no_grad():
-            init = self.world_model.rssm.initial(n)
-        return (
-            init.deter.cpu().numpy(),
-            init.stoch.cpu().numpy(),
-            np.zeros((n, self.codec.dim), np.float32),
-        )
+        return initial_state(self.world_model, n)
 
-    @torch.no_grad()
     def _act(
         self, obs: np.ndarray, state: State, is_first: np.ndarray, deterministic: bool
     ) -> tuple[np.ndarray, State]:
-        dev = self.device
-        wm = self.world_model
-        prev = RSSMState(
-            torch.as_tensor(state[0], device=dev), torch.as_tensor(state[1], device=dev)
-        )
-        prev_action = torch.as_tensor(state[2], device=dev)
-        first = torch.as_tensor(is_first, device=dev, dtype=torch.bool)
-        embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
-        n = obs.shape[0]
-        noise = None
-        if not deterministic:
-            noise = gumbel_noise((n, wm.rssm.stoch, wm.rssm.classes), self.act_generator, dev)
-        post = wm.rssm.obs_step(prev, prev_action, embed, first, noise, mode=deterministic)
         actor = self.actor_critic.actor
-        dist = actor(post.feat())
-        if deterministic:
-            action = dist.mode()
-        else:
-            action = dist.rsample(actor.noise((n,), self.act_generator, dev))
-        if not self.codec.discrete:
-            action = action.clamp(-1.0, 1.0)
-        vec = action.float().cpu().numpy()
-        return vec, (post.deter.cpu().numpy(), post.stoch.cpu().numpy(), vec)
+        return act(self.world_model, actor, obs, state, is_first, deterministic, self.act_generator)
 
     def predict(
         self,
