@@ -4,7 +4,9 @@ Prints:
   1. single-env steps/s through ``gym.make`` for every meta_envs id next to Gymnasium's
      CartPole-v1 (target: PointRobot and RoomsN at least 0.7x CartPole-v1);
   2. native vector env-steps/s against Gymnasium's SyncVectorEnv at 1,024 envs (target:
-     PointRobot at least 10 M env-steps/s, scaled by the yardstick factor, and at least 50x Sync).
+     PointRobot at least 10 M env-steps/s, scaled by the yardstick factor, and at least 50x Sync);
+  3. Reacher-N next to Gymnasium's Reacher-v5 (target: at least 1.5x single-env), its rgb_array
+     frames/s at 256x256 (target: 200) and its native vector form (``reacher_throughput.py``).
 
 Usage::
 
@@ -29,6 +31,9 @@ import gymnasium as gym
 import numpy as np
 
 import meta_envs
+
+#: The machine yardstick, in the shared folder beside the repository.
+YARDSTICK = Path(__file__).resolve().parents[2] / "shared" / "bench" / "yardstick.py"
 
 TWO_D_IDS = (
     "meta_envs/PointRobot-v0",
@@ -89,8 +94,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="time per measurement")
     parser.add_argument("--num-envs", type=int, default=1024)
-    default_yardstick = Path(__file__).resolve().parents[2] / "shared" / "bench" / "yardstick.py"
-    parser.add_argument("--yardstick", type=Path, default=default_yardstick)
+    parser.add_argument("--yardstick", type=Path, default=YARDSTICK)
+    parser.add_argument("--quick", action="store_true", help="shorter Reacher-N runs")
     args = parser.parse_args()
 
     factor = yardstick_factor(args.yardstick)
@@ -114,6 +119,11 @@ def main() -> None:
         print(
             f"   {env_id:<30} native {native / 1e6:6.2f} M   sync {sync / 1e3:8.1f} k   {native / sync:6.0f}x{scaled}"
         )
+
+    print("\n3. Reacher-N")
+    import reacher_throughput  # same folder; imports MuJoCo
+
+    reacher_throughput.report(quick=args.quick)
 
 
 if __name__ == "__main__":

@@ -15,20 +15,14 @@ be scaled to the reference machine.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
-import subprocess
-import sys
 import time
-from pathlib import Path
 
 import gymnasium as gym
 import numpy as np
+from env_throughput import YARDSTICK, yardstick_factor  # noqa: E402  (same folder)
 
 import meta_envs  # noqa: F401,I001  (registers the ids)
 import meta_envs.envs.reacher  # noqa: F401  (picks MUJOCO_GL before mujoco is imported)
-
-YARDSTICK = Path("/work/shared/bench/yardstick.py")
 
 
 def steps_per_second(env: gym.Env, steps: int) -> float:
@@ -67,25 +61,10 @@ def frames_per_second(frames: int) -> float:
     return rate
 
 
-def yardstick() -> float | None:
-    if not YARDSTICK.exists():
-        return None
-    factors = []
-    for _ in range(3):
-        out = subprocess.run(
-            [sys.executable, str(YARDSTICK)], capture_output=True, text=True, check=True
-        )
-        factors.append(json.loads(out.stdout.strip().splitlines()[-1])["factor"])
-    return statistics.median(factors)
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="shorter runs")
-    parser.add_argument("--no-yardstick", action="store_true", help="skip the machine yardstick")
-    args = parser.parse_args()
-    steps = 5_000 if args.quick else 20_000
-    repeats = 3 if args.quick else 5
+def report(quick: bool = False) -> None:
+    """Print the Reacher-N figures (single env vs Reacher-v5, frames/s, vector forms)."""
+    steps = 5_000 if quick else 20_000
+    repeats = 3 if quick else 5
 
     ours = gym.make("meta_envs/ReacherN-v0")
     theirs = gym.make("Reacher-v5")
@@ -99,7 +78,7 @@ def main() -> None:
     print(f"  Reacher-v5             {best['Reacher-v5']:9.0f} steps/s")
     print(f"  ratio                  {ratio:9.2f}x (target >= 1.5x)")
 
-    fps = max(frames_per_second(100 if args.quick else 300) for _ in range(2))
+    fps = max(frames_per_second(100 if quick else 300) for _ in range(2))
     print(f"rgb_array 256x256 with trails: {fps:.0f} frames/s (target >= 200)")
 
     for num_envs in (8, 32):
@@ -114,14 +93,16 @@ def main() -> None:
             f"({rates['vector_entry_point'] / rates['sync']:.2f}x)"
         )
 
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    parser.add_argument("--no-yardstick", action="store_true", help="skip the machine yardstick")
+    args = parser.parse_args()
+    report(args.quick)
     if not args.no_yardstick:
-        factor = yardstick()
-        if factor is None:
-            print("yardstick: not found")
-        else:
-            print(
-                f"yardstick factor (median of 3): {factor} (1.0 = reference machine; >1 = slower)"
-            )
+        factor = yardstick_factor(YARDSTICK)
+        print(f"yardstick factor (median of 3): {factor} (1.0 = reference machine; >1 = slower)")
 
 
 if __name__ == "__main__":
