@@ -9,45 +9,14 @@ machine without a display, it first picks a headless OpenGL backend for MuJoCo's
 
 from __future__ import annotations
 
-import ctypes.util
 import math
-import os
-import sys
 from importlib import resources
 from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
 
-
-def choose_mujoco_gl() -> str | None:
-    """Pick MuJoCo's OpenGL backend for headless rendering before ``mujoco`` is first imported.
-
-    MuJoCo reads ``MUJOCO_GL`` once, when ``mujoco`` is imported. Without a display (Linux, neither
-    ``DISPLAY`` nor ``WAYLAND_DISPLAY`` set) and without a user choice, this sets ``MUJOCO_GL`` to
-    ``egl`` if libEGL is installed, else ``osmesa`` if libOSMesa is (following ``PYOPENGL_PLATFORM``
-    when that is set). It changes nothing if ``MUJOCO_GL`` is set, if a display is available, or if
-    ``mujoco`` was already imported (too late: set ``MUJOCO_GL`` yourself in that case).
-
-    Returns:
-        The backend chosen here, or ``None`` if this function left the environment alone.
-    """
-    if "MUJOCO_GL" in os.environ or "mujoco" in sys.modules or not sys.platform.startswith("linux"):
-        return None
-    if os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"):
-        return None
-    platform = os.environ.get("PYOPENGL_PLATFORM", "").lower()
-    if platform in ("egl", "osmesa"):
-        backend = platform
-    elif ctypes.util.find_library("EGL"):
-        backend = "egl"
-    elif ctypes.util.find_library("OSMesa"):
-        backend = "osmesa"
-    else:
-        return None
-    os.environ["MUJOCO_GL"] = backend
-    return backend
-
+from meta_envs.rendering.mujoco_gl import choose_mujoco_gl
 
 choose_mujoco_gl()
 
@@ -56,7 +25,7 @@ import mujoco  # noqa: E402  (MUJOCO_GL must be chosen first)
 from meta_envs.core.arguments import check_count, check_float_task  # noqa: E402
 from meta_envs.core.continuous import BoxActionChecker  # noqa: E402
 from meta_envs.core.meta_env import MetaEnv  # noqa: E402
-from meta_envs.rendering.canvas import trail_color  # noqa: E402
+from meta_envs.rendering.reacher_frames import ReacherFrames  # noqa: E402
 
 #: Package-data path of the MJCF model (relative to ``meta_envs.envs``).
 MODEL_RESOURCE = ("assets", "reacher_n.xml")
@@ -129,27 +98,6 @@ def goal_reward(
     distance = math.hypot(state[0] - goal[0], state[1] - goal[1])
     distance_term = 1.0 - distance / GOAL_RADIUS if distance < GOAL_RADIUS else 0.0
     return distance, distance_term, -ACTION_COST * (a0 * a0 + a1 * a1)
-
-
-def _reinitialize_egl_display() -> bool:
-    """Re-initialize MuJoCo's shared EGL display after someone else terminated it.
-
-    MuJoCo's EGL backend initializes one EGL display per process; SDL's headless video driver
-    (used by pygame windows when there is no display) terminates that same display when a pygame
-    window closes, after which no new MuJoCo renderer can be created. ``eglInitialize`` on a
-    terminated display makes it usable again. Returns whether a re-initialization was attempted.
-    """
-    if os.environ.get("MUJOCO_GL", "").lower() != "egl":
-        return False
-    egl = sys.modules.get("mujoco.egl")
-    display = getattr(egl, "EGL_DISPLAY", None)
-    if display is None:
-        return False
-    try:
-        egl.EGL.eglInitialize(display, None, None)
-    except Exception:
-        return False
-    return True
 
 
 class ReacherNEnv(MetaEnv[np.ndarray]):
@@ -303,7 +251,6 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
         self._reward_terms = (0.0, 0.0)
         self._state = [0.0] * 8
         self._renderer: Any = None
-        self._font: Any = None
 
     # ------------------------------------------------------------------ hooks
     def physical_observation_space(self) -> spaces.Box:
@@ -417,92 +364,17 @@ class ReacherNEnv(MetaEnv[np.ndarray]):
     # ------------------------------------------------------------------ rendering
     def _render_rgb(self) -> np.ndarray:
         """Render with MuJoCo's offscreen renderer; draw the trails and a caption with pygame."""
-        model, data = self._model, self._data
         if self._renderer is None:
-            self._renderer = self._make_renderer()
-        renderer = self._renderer
-        # After mj_step, positions lag the state by one physics step: recompute them (this touches
-        # only kinematic quantities, which the next mj_step recomputes, so physics is unchanged).
-        mujoco.mj_kinematics(model, data)
-        mujoco.mj_camlight(model, data)
-        renderer.update_scene(data, camera="fixed")
-        self._add_goal_markers(renderer.scene)
-        frame = renderer.render()
-        self._draw_overlay(frame)
-        return frame
-
-    def _make_renderer(self) -> Any:
-        model = self._model
-        model.vis.global_.offwidth = max(model.vis.global_.offwidth, self.width)
-        model.vis.global_.offheight = max(model.vis.global_.offheight, self.height)
-        try:
-            try:
-                renderer = mujoco.Renderer(model, height=self.height, width=self.width)
-            except Exception:
-                if not _reinitialize_egl_display():
-                    raise
-                renderer = mujoco.Renderer(model, height=self.height, width=self.width)
-        except Exception as error:  # the message of a failed GL context is rarely helpful
-            raise RuntimeError(
-                "could not create MuJoCo's offscreen renderer "
-                f"(MUJOCO_GL={os.environ.get('MUJOCO_GL')!r}); without a display, set "
-                "MUJOCO_GL=egl (or osmesa) in the environment before mujoco is first imported "
-                "(importing meta_envs.envs.reacher first does it for you)"
-            ) from error
-        camera = model.camera("fixed")
-        # Pixels per metre at the fingertip's height, for the trail overlay (top-down camera).
-        depth = float(camera.pos[2]) - float(model.body("arm").pos[2])
-        self._pixels_per_metre = (self.height / 2) / (
-            math.tan(math.radians(camera.fovy[0]) / 2) * depth
-        )
-        return renderer
-
-    _GOAL_RGBA: ClassVar[dict[str, tuple[float, float, float, float]]] = {
-        "current": (1.0, 0.8, 0.1, 1.0),
-        "later": (0.9, 0.45, 0.1, 1.0),
-        "reached": (0.2, 0.24, 0.3, 1.0),
-        "parked": (0.3, 0.85, 0.4, 1.0),  # the last goal, reached and still paying
-    }
-
-    def _add_goal_markers(self, scene: Any) -> None:
-        size = np.array([GOAL_RADIUS, 0.0005, 0.0])
-        eye = np.eye(3).ravel()
-        for index, (x, y) in enumerate(self._goals):
-            if scene.ngeom >= scene.maxgeom:
-                break
-            if index == self._goal_index:
-                kind = "parked" if index < self._goals_reached else "current"
-            elif index < self._goal_index:
-                kind = "reached"
-            else:
-                kind = "later"
-            geom = scene.geoms[scene.ngeom]
-            rgba = np.array(self._GOAL_RGBA[kind], dtype=np.float32)
-            mujoco.mjv_initGeom(
-                geom, mujoco.mjtGeom.mjGEOM_CYLINDER, size, np.array([x, y, 0.001]), eye, rgba
-            )
-            geom.label = str(index + 1)
-            scene.ngeom += 1
-
-    def _draw_overlay(self, frame: np.ndarray) -> None:
-        from meta_envs.rendering.pygame_import import import_pygame
-
-        pygame = import_pygame()
-        surface = pygame.image.frombuffer(frame, (self.width, self.height), "RGB")  # shares memory
-        scale = self._pixels_per_metre
-        cx = self.width / 2
-        cy = self.height / 2
-        line_width = max(1, round(self.height / 200))
-        for sub_episode, trail in enumerate(self._trails):
-            if len(trail) < 2:
-                continue
-            points = [(cx + scale * p[0], cy - scale * p[1]) for p in trail]
-            pygame.draw.lines(surface, trail_color(sub_episode), False, points, line_width)
-        if self._font is None:
-            pygame.font.init()
-            self._font = pygame.font.Font(None, max(12, round(self.height / 16)))
+            self._renderer = ReacherFrames(self._model, self.width, self.height, GOAL_RADIUS)
         caption = f"sub-episode {self.sub_episode + 1}/{self.num_sub_episodes}  t={self._t}"
-        surface.blit(self._font.render(caption, True, (240, 240, 240)), (6, 4))
+        return self._renderer.render(
+            self._data, self._goals, self._goal_index, self._goals_reached, self._trails, caption
+        )
+
+    @property
+    def _pixels_per_metre(self) -> float:
+        """Pixels per metre of the rendered frames at the arm's height (after the first frame)."""
+        return self._renderer.pixels_per_metre
 
     def close(self) -> None:
         """Release the offscreen renderer and close the human window, if any."""
