@@ -293,15 +293,10 @@ class MAMBA:
         self.last_metrics = metrics if gradient_steps else self.last_metrics
         return {k: v / max(gradient_steps, 1) for k, v in sums.items()}
 
-    def _policy(self) -> Any:
-        n = self.env.num_envs  # type: ignore[union-attr]
-        self._acting_state = self.initial_state(n)
-
-        def policy(obs: np.ndarray, is_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-            vec, self._acting_state = self._act(obs, self._acting_state, is_first, False)
-            return self.codec.to_env(vec), vec
-
-        return policy
+    def _policy(self, obs: np.ndarray, is_first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Collection policy: acts from the per-env acting state kept across ``learn`` calls."""
+        vec, self._acting_state = self._act(obs, self._acting_state, is_first, False)
+        return self.codec.to_env(vec), vec
 
     def _random_policy(
         self, obs: np.ndarray, is_first: np.ndarray
@@ -332,10 +327,11 @@ class MAMBA:
             total_timesteps += self.num_timesteps
         if not self._collector_seeded:
             self.collector.reset(seed=self.seed + 1000 * self._episodes_done)
+            self._acting_state = self.initial_state(self.env.num_envs)
             self._collector_seeded = True
         callback = self._init_callback(callback, progress_bar)
         callback.on_training_start(locals(), globals())
-        policy, start_time, start_steps = self._policy(), time.time(), self.num_timesteps
+        start_time, start_steps = time.time(), self.num_timesteps
         iteration, stats, keep_going = 0, {}, True
 
         def on_step(step_locals: dict[str, Any]) -> bool:
@@ -347,7 +343,7 @@ class MAMBA:
 
         while self.num_timesteps < total_timesteps and keep_going:
             prefill = len(self.replay) < cfg.prefill_episodes
-            act = self._random_policy if prefill else policy
+            act = self._random_policy if prefill else self._policy
             want = cfg.prefill_episodes - len(self.replay) if prefill else self.env.num_envs
             callback.on_rollout_start()
             result = self.collector.collect(act, max(want, 1), on_step=on_step)
