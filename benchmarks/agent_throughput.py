@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import os
 import resource
 import statistics
 import subprocess
@@ -173,7 +174,16 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--learn-steps", type=int, default=6000)
     parser.add_argument("--skip-learn", action="store_true")
+    parser.add_argument(
+        "--omp-wait-policy",
+        default="PASSIVE",
+        help="OMP_WAIT_POLICY for the measuring processes and the yardstick (PASSIVE keeps "
+        "2-thread timings stable when other processes share the cores; '' leaves it unset)",
+    )
     args = parser.parse_args()
+    if args.omp_wait_policy:
+        os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
+    print(f"threads {args.threads}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}")
     factor = yardstick()
     print(f"yardstick factor (median of 3): {factor}")
     rows = []

@@ -214,10 +214,10 @@ PRESETS: dict[str, dict[str, Any]] = {
         "imag_horizon": 3,
         "num_envs": 2,
         "prefill_episodes": 2,
-        "train_ratio": 0.5,
+        "train_ratio": 1.0,
         "wm_lr": 1e-3,
-        "actor_lr": 3e-4,
-        "critic_lr": 3e-4,
+        "actor_lr": 1e-3,
+        "critic_lr": 1e-3,
     },
 }
 """Named presets: field overrides applied on top of the dataclass defaults."""

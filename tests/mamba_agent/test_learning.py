@@ -43,7 +43,7 @@ def run_bandit(seed: int, steps: int) -> tuple[float, float, float, float]:
 
 
 def test_bandit_memory_learning():
-    learned, random, bayes, memoryless = run_bandit(seed=0, steps=2500)
+    learned, random, bayes, memoryless = run_bandit(seed=0, steps=2000)
     assert (random, bayes, memoryless) == (4.0, 7.5, 6.0)
     # above what any deterministic memoryless policy gets, close to Bayes-optimal
     assert learned > memoryless + 0.75
@@ -53,5 +53,5 @@ def test_bandit_memory_learning():
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_bandit_memory_learning_more_seeds(seed):
-    learned, random, bayes, memoryless = run_bandit(seed=seed, steps=8000)
+    learned, random, bayes, memoryless = run_bandit(seed=seed, steps=4000)
     assert learned > random + 0.8 * (bayes - random)
