@@ -169,16 +169,16 @@ def yardstick(runs: int = 3) -> float | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--lengths", type=int, nargs="+", default=[300, 900, 1800])
+    parser.add_argument("--lengths", type=int, nargs="*", default=[300, 900, 1800])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--learn-steps", type=int, default=6000)
     parser.add_argument("--skip-learn", action="store_true")
     parser.add_argument(
         "--omp-wait-policy",
-        default="PASSIVE",
-        help="OMP_WAIT_POLICY for the measuring processes and the yardstick (PASSIVE keeps "
-        "2-thread timings stable when other processes share the cores; '' leaves it unset)",
+        default="",
+        help="OMP_WAIT_POLICY for the measuring processes and the yardstick ('' = unset, the "
+        "default; PASSIVE keeps 2-thread timings stable when other processes share the cores)",
     )
     args = parser.parse_args()
     if args.omp_wait_policy:

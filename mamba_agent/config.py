@@ -188,11 +188,11 @@ PRESETS: dict[str, dict[str, Any]] = {
         "enc_units": 128,
         "enc_layers": 2,
         "head_units": 64,
-        "batch_size": 8,
+        "batch_size": 16,
         "imag_starts": 64,
         "num_envs": 4,
         "prefill_episodes": 8,
-        "train_ratio": 0.5,
+        "train_ratio": 0.25,
         "wm_lr": 3e-4,
         "actor_lr": 1e-4,
         "critic_lr": 1e-4,
@@ -232,7 +232,7 @@ ENV_PRESETS: dict[str, str] = {
 """Env id -> paper-scale preset used by ``preset="auto"``."""
 
 _CPU_EXTRA: dict[str, dict[str, Any]] = {
-    "point_robot": {"imag_horizon": 2, "train_ratio": 0.5},
+    "point_robot": {"imag_horizon": 2},
     "rooms": {"imag_horizon": 2, "horizon_steps": 100_000},
     "escape_room": {"imag_horizon": 10},
     "point_robot_wind": {"imag_horizon": 10},
