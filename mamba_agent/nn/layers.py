@@ -54,46 +54,63 @@ class LayerNormGRUCell(nn.Module):
             self.norm.bias[2 * size :] = -1.0
 
     def forward(
-        self, x: torch.Tensor, h: torch.Tensor, h_proj: torch.Tensor | None = None
+        self,
+        x: torch.Tensor,
+        h: torch.Tensor,
+        h_proj: torch.Tensor | None = None,
+        x_proj: torch.Tensor | None = None,
     ) -> torch.Tensor:
-        """One step: x (..., inp), h (..., size) -> new h (..., size). ``h_proj`` may carry
-        ``linear_h(h)`` computed by the caller (see :class:`DeferredLinearGrad`)."""
+        """One step: x (..., inp), h (..., size) -> new h (..., size). ``h_proj`` / ``x_proj`` may
+        carry ``linear_h(h)`` / ``linear_x(x)`` computed by the caller (see
+        :class:`DeferredLinearGrad`)."""
         h_proj = self.linear_h(h) if h_proj is None else h_proj
-        parts = self.norm(self.linear_x(x) + h_proj)
+        x_proj = self.linear_x(x) if x_proj is None else x_proj
+        parts = self.norm(x_proj + h_proj)
         reset, cand, update = parts.split(self.size, -1)
         cand = torch.tanh(torch.sigmoid(reset) * cand)
         return torch.lerp(h, cand, torch.sigmoid(update))
 
 
 class DeferredLinearGrad:
-    """A bias-free Linear applied once per step of a recurrent loop (steps 0..T-1), whose weight
-    gradient is computed with one (T*B x in) matmul when the backward pass reaches step 0, instead
-    of T small matmuls and T accumulations of a full-size weight gradient. Gradients with respect to
-    the inputs flow as usual. Step 0's gradient arrives last, since every later step depends on it.
+    """A Linear applied once per step of a recurrent loop, whose weight (and bias) gradient is
+    computed with one (T*B x in) matmul once the gradients of all its steps have arrived, instead of
+    T small matmuls and T accumulations of a full-size gradient. Gradients with respect to the
+    inputs flow as usual. Every step's output must receive a gradient in the backward pass (true
+    for the RSSM loop, where every step feeds the KL loss).
     """
 
-    def __init__(self, weight: nn.Parameter, steps: int) -> None:
-        self.weight, self.detached = weight, weight.detach()
-        self.inputs: list[torch.Tensor | None] = [None] * steps
-        self.grads: list[torch.Tensor | None] = [None] * steps
+    def __init__(self, layer: nn.Linear) -> None:
+        self.weight, self.bias = layer.weight, layer.bias
+        self.w = layer.weight.detach()
+        self.b = None if layer.bias is None else layer.bias.detach()
+        self.inputs: list[torch.Tensor] = []
+        self.grads: list[torch.Tensor | None] = []
+        self.pending = 0
 
-    def __call__(self, x: torch.Tensor, t: int) -> torch.Tensor:
-        out = F.linear(x, self.detached)
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.linear(x, self.w, self.b)
         if out.requires_grad and self.weight.requires_grad:
-            self.inputs[t] = x.detach()
-            out.register_hook(functools.partial(self._hook, t))
+            self.inputs.append(x.detach())
+            self.grads.append(None)
+            self.pending += 1
+            out.register_hook(functools.partial(self._hook, len(self.grads) - 1))
         return out
 
     def _hook(self, t: int, grad: torch.Tensor) -> None:
         self.grads[t] = grad
-        if t != 0:
+        self.pending -= 1
+        if self.pending:
             return
-        pairs = [(g, x) for g, x in zip(self.grads, self.inputs) if g is not None and x is not None]
-        g_all = torch.cat([g.reshape(-1, g.shape[-1]) for g, _ in pairs])
-        x_all = torch.cat([x.reshape(-1, x.shape[-1]) for _, x in pairs])
-        dw = g_all.T @ x_all
-        if self.weight.grad is None:
-            self.weight.grad = dw
-        else:
-            self.weight.grad += dw
+        g_all = torch.cat([g.reshape(-1, g.shape[-1]) for g in self.grads])  # type: ignore[union-attr]
+        x_all = torch.cat([x.reshape(-1, x.shape[-1]) for x in self.inputs])
+        _accumulate(self.weight, g_all.T @ x_all)
+        if self.bias is not None:
+            _accumulate(self.bias, g_all.sum(0))
         self.inputs, self.grads = [], []
+
+
+def _accumulate(param: nn.Parameter, grad: torch.Tensor) -> None:
+    if param.grad is None:
+        param.grad = grad
+    else:
+        param.grad += grad

@@ -93,11 +93,9 @@ class RSSM(nn.Module):
         """Prior logits (..., S, C) from h (..., D)."""
         return self.img_out(deter).reshape(deter.shape[:-1] + (self.stoch, self.classes))
 
-    def _gru_step(
-        self, prev: RSSMState, action_proj: torch.Tensor, h_proj: torch.Tensor | None = None
-    ) -> torch.Tensor:
+    def _gru_step(self, prev: RSSMState, action_proj: torch.Tensor) -> torch.Tensor:
         x = self.img_in_norm(self.img_in_z(prev.stoch) + action_proj)
-        return self.gru(x, prev.deter, h_proj)
+        return self.gru(x, prev.deter)
 
     def _sample(self, logits: torch.Tensor, noise: torch.Tensor | None, mode: bool) -> torch.Tensor:
         probs = self._probs(logits)
@@ -172,7 +170,18 @@ class RSSM(nn.Module):
         state = start if start is not None else self.initial(B)
         init = self.initial(B) if any(resets) else None
         deters, stochs, logits_list = [], [], []
-        deferred_h = DeferredLinearGrad(self.gru.linear_h.weight, T)  # one weight-grad matmul
+        # the per-step Linears compute their weight gradients with one matmul each (see
+        # DeferredLinearGrad): far fewer, larger kernels in the backward pass
+        lin_z, lin_x, lin_h, lin_oh, lin_out = (
+            DeferredLinearGrad(layer)
+            for layer in (
+                self.img_in_z,
+                self.gru.linear_x,
+                self.gru.linear_h,
+                self.obs_h,
+                self.obs_logits,
+            )
+        )
         for t in range(T):
             if resets[t]:
                 keep = (~is_first[:, t]).to(embed.dtype).unsqueeze(-1)
@@ -180,8 +189,10 @@ class RSSM(nn.Module):
                     keep * state.deter + (1 - keep) * init.deter,
                     keep * state.stoch + (1 - keep) * init.stoch,
                 )
-            deter = self._gru_step(state, act_proj[t], deferred_h(state.deter, t))
-            logits = self._post_logits(deter, emb_proj[t])
+            x = self.img_in_norm(lin_z(state.stoch) + act_proj[t])
+            deter = self.gru(x, state.deter, h_proj=lin_h(state.deter), x_proj=lin_x(x))
+            logits = lin_out(self.obs_norm(lin_oh(deter) + emb_proj[t]))
+            logits = logits.reshape(logits.shape[:-1] + (self.stoch, self.classes))
             stoch = self._sample(logits, noise[t], mode=False)
             state = RSSMState(deter, stoch)
             deters.append(deter)

@@ -196,18 +196,19 @@ def test_deferred_linear_grad_matches_autograd():
     from mamba_agent.nn.layers import DeferredLinearGrad
 
     torch.manual_seed(0)
-    w = torch.nn.Parameter(torch.randn(3, 3) * 0.5)
+    lin = torch.nn.Linear(3, 3)
     x0 = torch.randn(2, 3, requires_grad=True)
 
-    def loop(deferred: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        w.grad, x0.grad = None, None
-        lin = DeferredLinearGrad(w, 4)
+    def loop(deferred: bool) -> list[torch.Tensor]:
+        lin.zero_grad(set_to_none=True)
+        x0.grad = None
+        step = DeferredLinearGrad(lin) if deferred else lin
         h, outs = x0, []
-        for t in range(4):
-            h = torch.tanh(lin(h, t) if deferred else h @ w.T)
+        for _ in range(4):
+            h = torch.tanh(step(h))
             outs.append(h)
         torch.stack(outs).square().sum().backward()
-        return w.grad.clone(), x0.grad.clone()
+        return [lin.weight.grad.clone(), lin.bias.grad.clone(), x0.grad.clone()]
 
-    (gw1, gx1), (gw2, gx2) = loop(False), loop(True)
-    assert torch.allclose(gw1, gw2, atol=1e-6) and torch.allclose(gx1, gx2, atol=1e-6)
+    for a, b in zip(loop(False), loop(True)):
+        assert torch.allclose(a, b, atol=1e-6)
