@@ -49,7 +49,7 @@ def _batch(B: int, T: int, obs_dim: int, act_dim: int, rng: np.random.Generator)
     )
 
 
-def _update_timing(T: int, repeats: int, threads: int, queue: mp.Queue) -> None:
+def _update_timing(T: int, repeats: int, threads: int, precision: str, queue: mp.Queue) -> None:
     torch.set_num_threads(threads)
     torch.manual_seed(0)
     cfg = make_config("point_robot", imag_starts=512, imag_horizon=2, batch_size=16)
@@ -67,12 +67,13 @@ def _update_timing(T: int, repeats: int, threads: int, queue: mp.Queue) -> None:
     )
     gen = torch.Generator().manual_seed(0)
     batch = _batch(16, T, obs_dim, act_dim, np.random.default_rng(0))
+    amp = torch.bfloat16 if precision == "bfloat16" else None
     times, wm_times = [], []
     for i in range(repeats + 1):
         t0 = time.perf_counter()
-        _, post = wm.train_step(batch, gen)
+        _, post = wm.train_step(batch, gen, amp)
         t1 = time.perf_counter()
-        ac.train_step(wm, post, batch.is_terminal, gen)
+        ac.train_step(wm, post, batch.is_terminal, gen, amp)
         if i > 0:  # the first update warms up allocators
             times.append(time.perf_counter() - t0)
             wm_times.append(t1 - t0)
@@ -175,6 +176,12 @@ def main() -> None:
     parser.add_argument("--learn-steps", type=int, default=6000)
     parser.add_argument("--skip-learn", action="store_true")
     parser.add_argument(
+        "--precision",
+        default="float32",
+        choices=["float32", "bfloat16"],
+        help="update timing with opt-in bfloat16 autocast (the default is float32)",
+    )
+    parser.add_argument(
         "--omp-wait-policy",
         default="",
         help="OMP_WAIT_POLICY for the measuring processes and the yardstick ('' = unset, the "
@@ -183,12 +190,13 @@ def main() -> None:
     args = parser.parse_args()
     if args.omp_wait_policy:
         os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
-    print(f"threads {args.threads}, OMP_WAIT_POLICY={os.environ.get('OMP_WAIT_POLICY', '')}")
+    policy = os.environ.get("OMP_WAIT_POLICY", "")
+    print(f"threads {args.threads}, precision {args.precision}, OMP_WAIT_POLICY={policy}")
     factor = yardstick()
     print(f"yardstick factor (median of 3): {factor}")
     rows = []
     for T in args.lengths:
-        r = _in_subprocess(_update_timing, T, args.repeats, args.threads)
+        r = _in_subprocess(_update_timing, T, args.repeats, args.threads, args.precision)
         rows.append(r)
         print(
             f"update  B=16 T={T:5d}: {r['update_s']:.3f} s/update (world model {r['wm_s']:.3f} s,"

@@ -275,14 +275,15 @@ class MAMBA:
                 cfg.replay.horizon_steps,
                 self.replay.max_length(),
             )
+        amp = torch.bfloat16 if cfg.train.precision == "bfloat16" else None
         for _ in range(gradient_steps):
             t0 = time.perf_counter()
             arrays = self.replay.sample(cfg.replay.batch_size, self.rng, horizon)
             batch = Batch.from_numpy(arrays, self.device)
-            metrics, post = self.world_model.train_step(batch, self.generator)
+            metrics, post = self.world_model.train_step(batch, self.generator, amp)
             metrics.update(
                 self.actor_critic.train_step(
-                    self.world_model, post, batch.is_terminal, self.generator
+                    self.world_model, post, batch.is_terminal, self.generator, amp
                 )
             )
             metrics["time/update_seconds"] = time.perf_counter() - t0

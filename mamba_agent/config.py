@@ -145,6 +145,9 @@ class TrainConfig:
     """T of the time feature t / T when augmenting; 0 = the env spec's max_episode_steps (else 1000)."""
     log_interval: int = 1
     """Dump logs every ``log_interval`` collections (SB3 convention: in rollouts)."""
+    precision: Literal["float32", "bfloat16"] = "float32"
+    """Opt-in mixed precision: "bfloat16" autocasts the forward passes of the updates (weights,
+    optimiser states and acting stay float32)."""
 
 
 @dataclass(frozen=True)
@@ -284,6 +287,8 @@ def _validate(cfg: MAMBAConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise ValueError(f"config field {name} must be >= 1 (bins >= 2), got {value}")
+    if cfg.train.precision not in ("float32", "bfloat16"):
+        raise ValueError(f"precision must be 'float32' or 'bfloat16', got {cfg.train.precision!r}")
     if cfg.train.augment_obs not in ("auto", True, False):
         raise ValueError(
             f"augment_obs must be 'auto', True or False, got {cfg.train.augment_obs!r}"

@@ -193,15 +193,15 @@ class ActorCritic(nn.Module):
         """Critic value (...) of model states (..., F)."""
         return twohot_decode(self.critic(feat), self.bins)
 
-    def train_step(
+    def losses(
         self,
         wm: WorldModel,
         post: RSSMState,
         is_terminal: torch.Tensor,
         generator: torch.Generator | None = None,
-    ) -> dict[str, float]:
+    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """Imagine from ``imag_starts`` random posterior states per sequence (post (B, T, ...),
-        is_terminal (B, T)) and take one actor and one critic step."""
+        is_terminal (B, T)); returns (actor loss, critic loss, metrics)."""
         cfg = self.cfg
         B, T = is_terminal.shape
         idx = subsample_indices(B, T, cfg.imag_starts, generator, is_terminal.device)
@@ -210,8 +210,6 @@ class ActorCritic(nn.Module):
             gather_time(post.stoch, idx).flatten(0, 1).detach(),
         )
         cont0 = (~gather_time(is_terminal, idx).flatten(0, 1)).float()
-        actor_params = list(self.actor.parameters())
-        critic_params = list(self.critic.parameters())
         if self.reinforce:  # no gradient through the dynamics: imagine without a graph
             with torch.no_grad():
                 feat_list, actions, _, _ = imagine(
@@ -247,6 +245,36 @@ class ActorCritic(nn.Module):
             self.bins,
             cfg.slow_critic_reg,
         )
+        metrics.update(cm)
+        metrics.update(
+            {
+                "behavior/return": ret.mean().item(),
+                "behavior/return_scale": float(scale),
+                "behavior/value": value.mean().item(),
+                "behavior/imag_reward": reward.mean().item(),
+            }
+        )
+        return a_loss, c_loss, metrics
+
+    def train_step(
+        self,
+        wm: WorldModel,
+        post: RSSMState,
+        is_terminal: torch.Tensor,
+        generator: torch.Generator | None = None,
+        amp_dtype: torch.dtype | None = None,
+    ) -> dict[str, float]:
+        """:meth:`losses`, then one actor and one critic step and the slow-critic update.
+        ``amp_dtype`` (opt-in mixed precision) autocasts the forward passes."""
+        cfg = self.cfg
+        actor_params = list(self.actor.parameters())
+        critic_params = list(self.critic.parameters())
+        with torch.autocast(
+            is_terminal.device.type,
+            dtype=amp_dtype or torch.bfloat16,
+            enabled=amp_dtype is not None,
+        ):
+            a_loss, c_loss, metrics = self.losses(wm, post, is_terminal, generator)
         self.actor_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)
         a_loss.backward(inputs=actor_params, retain_graph=True)
@@ -262,13 +290,4 @@ class ActorCritic(nn.Module):
         with torch.no_grad():
             for slow, fast in zip(self.slow_critic.parameters(), self.critic.parameters()):
                 slow.lerp_(fast, cfg.slow_critic_fraction)
-        metrics.update(cm)
-        metrics.update(
-            {
-                "behavior/return": ret.mean().item(),
-                "behavior/return_scale": float(scale),
-                "behavior/value": value.mean().item(),
-                "behavior/imag_reward": reward.mean().item(),
-            }
-        )
         return metrics

@@ -68,7 +68,8 @@ class LayerNormGRUCell(nn.Module):
         parts = self.norm(x_proj + h_proj)
         reset, cand, update = parts.split(self.size, -1)
         cand = torch.tanh(torch.sigmoid(reset) * cand)
-        return torch.lerp(h, cand, torch.sigmoid(update))
+        gate = torch.sigmoid(update)  # (.to is free when the dtypes already agree)
+        return torch.lerp(h, cand.to(h.dtype), gate.to(h.dtype))
 
 
 class DeferredLinearGrad:
@@ -101,8 +102,9 @@ class DeferredLinearGrad:
         self.pending -= 1
         if self.pending:
             return
-        g_all = torch.cat([g.reshape(-1, g.shape[-1]) for g in self.grads])  # type: ignore[union-attr]
-        x_all = torch.cat([x.reshape(-1, x.shape[-1]) for x in self.inputs])
+        dtype = self.weight.dtype  # (under autocast the step tensors may be lower precision)
+        g_all = torch.cat([g.reshape(-1, g.shape[-1]) for g in self.grads]).to(dtype)  # type: ignore[union-attr]
+        x_all = torch.cat([x.reshape(-1, x.shape[-1]) for x in self.inputs]).to(dtype)
         _accumulate(self.weight, g_all.T @ x_all)
         if self.bias is not None:
             _accumulate(self.bias, g_all.sum(0))

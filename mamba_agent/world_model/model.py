@@ -126,10 +126,18 @@ class WorldModel(nn.Module):
         return loss, metrics, RSSMState(post.deter.detach(), post.stoch.detach())
 
     def train_step(
-        self, batch: Batch, generator: torch.Generator | None = None
+        self,
+        batch: Batch,
+        generator: torch.Generator | None = None,
+        amp_dtype: torch.dtype | None = None,
     ) -> tuple[dict[str, float], RSSMState]:
-        """One Adam step on :meth:`loss` with gradient clipping; returns (metrics, detached posterior)."""
-        loss, metrics, post = self.loss(batch, generator)
+        """One Adam step on :meth:`loss` with gradient clipping; returns (metrics, detached
+        posterior). ``amp_dtype`` (opt-in mixed precision) autocasts the forward pass."""
+        with torch.autocast(
+            batch.obs.device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None
+        ):
+            loss, metrics, post = self.loss(batch, generator)
+        post = RSSMState(post.deter.float(), post.stoch.float())
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         norm = nn.utils.clip_grad_norm_(self.parameters(), self.cfg.wm_clip)
