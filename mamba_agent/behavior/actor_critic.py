@@ -15,7 +15,7 @@ from mamba_agent.nn.distributions import (
     onehot_straight_through,
     symlog_bins,
     twohot_decode,
-    twohot_loss,
+    twohot_nll,
     unimix_probs,
 )
 from mamba_agent.nn.layers import mlp, zero_init
@@ -155,8 +155,9 @@ def critic_loss(
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """Two-hot critic loss (N, H): NLL of sg(target) plus ``slow_reg`` x NLL of the slow critic's
     value, weighted and averaged."""
-    nll = twohot_loss(logits, target.detach(), bins)
-    reg = twohot_loss(logits, slow_value.detach(), bins)
+    log_probs = torch.log_softmax(logits, -1)
+    nll = twohot_nll(log_probs, target.detach(), bins)
+    reg = twohot_nll(log_probs, slow_value.detach(), bins)
     loss = (weight.detach() * (nll + slow_reg * reg)).mean()
     return loss, {"behavior/critic_loss": loss.item()}
 

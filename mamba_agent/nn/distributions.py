@@ -15,6 +15,7 @@ __all__ = [
     "twohot_encode",
     "twohot_decode",
     "twohot_loss",
+    "twohot_nll",
     "unimix_probs",
     "onehot_straight_through",
     "categorical_entropy",
@@ -32,12 +33,10 @@ def symlog_bins(num_bins: int = 255, low: float = -20.0, high: float = 20.0) -> 
     return torch.linspace(low, high, num_bins)
 
 
-def twohot_encode(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
-    """Two-hot encoding of ``x`` (any shape, already in bin space) over sorted ``bins`` (K,).
-
-    The weight is split between the two neighbouring bins in proportion to closeness; values outside
-    the range put all weight on the nearest end bin. Returns shape ``x.shape + (K,)``; rows sum to 1.
-    """
+def _twohot_neighbours(
+    x: torch.Tensor, bins: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Indices of the bins below / above ``x`` (in bin space) and the weight of the one above."""
     k = bins.shape[0]
     x = x.clamp(bins[0], bins[-1]).contiguous()
     below = (torch.bucketize(x, bins, right=True) - 1).clamp(0, k - 1)
@@ -45,8 +44,18 @@ def twohot_encode(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     lo, hi = bins[below], bins[above]
     dist = (hi - lo).clamp_min(1e-12)
     w_above = torch.where(above == below, torch.zeros_like(x), (x - lo) / dist)
-    w_below = 1.0 - w_above
-    out = F.one_hot(below, k).to(x.dtype) * w_below.unsqueeze(-1)
+    return below, above, w_above
+
+
+def twohot_encode(x: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """Two-hot encoding of ``x`` (any shape, already in bin space) over sorted ``bins`` (K,).
+
+    The weight is split between the two neighbouring bins in proportion to closeness; values outside
+    the range put all weight on the nearest end bin. Returns shape ``x.shape + (K,)``; rows sum to 1.
+    """
+    k = bins.shape[0]
+    below, above, w_above = _twohot_neighbours(x, bins)
+    out = F.one_hot(below, k).to(x.dtype) * (1.0 - w_above).unsqueeze(-1)
     out = out + F.one_hot(above, k).to(x.dtype) * w_above.unsqueeze(-1)
     return out
 
@@ -62,8 +71,16 @@ def twohot_decode(
 def twohot_loss(logits: torch.Tensor, target: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
     """Negative log-likelihood of ``target`` (raw scale, shape = logits.shape[:-1]) under the two-hot
     distribution over symlog ``bins``: the cross-entropy with twohot(symlog(target))."""
-    t = twohot_encode(symlog(target), bins)
-    return -(t * torch.log_softmax(logits, -1)).sum(-1)
+    return twohot_nll(torch.log_softmax(logits, -1), target, bins)
+
+
+def twohot_nll(log_probs: torch.Tensor, target: torch.Tensor, bins: torch.Tensor) -> torch.Tensor:
+    """:func:`twohot_loss` from log-probabilities (..., K) (to share one ``log_softmax`` between
+    several targets). Only the two neighbouring bins of each target are read (a gather), so no
+    (..., K) two-hot tensor is built."""
+    below, above, w_above = _twohot_neighbours(symlog(target), bins)
+    picked = torch.gather(log_probs, -1, torch.stack([below, above], -1))
+    return -torch.lerp(picked[..., 0], picked[..., 1], w_above.to(picked.dtype))
 
 
 def unimix_probs(logits: torch.Tensor, unimix: float) -> torch.Tensor:

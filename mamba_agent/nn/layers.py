@@ -74,41 +74,53 @@ class LayerNormGRUCell(nn.Module):
 
 class DeferredLinearGrad:
     """A Linear applied once per step of a recurrent loop, whose weight (and bias) gradient is
-    computed with one (T*B x in) matmul once the gradients of all its steps have arrived, instead of
-    T small matmuls and T accumulations of a full-size gradient. Gradients with respect to the
-    inputs flow as usual. Every step's output must receive a gradient in the backward pass (true
-    for the RSSM loop, where every step feeds the KL loss).
+    computed from chunks of steps, one ``(rows x out)^T @ (rows x in)`` matmul per chunk of about
+    ``chunk_rows`` rows, instead of one small matmul and one full-size accumulation per step.
+    Gradients with respect to the inputs flow as usual. Every step's output must receive a gradient
+    in the backward pass (true for the RSSM loop, where every step feeds the KL loss).
+
+    Chunks keep the temporaries small and of a fixed size however long the sequence is, so the
+    backward pass stays linear in the sequence length (one concatenation of all steps would allocate
+    hundreds of MB at T = 1,800 and page-fault on every use).
     """
 
-    def __init__(self, layer: nn.Linear) -> None:
+    def __init__(self, layer: nn.Linear, chunk_rows: int = 1024) -> None:
         self.weight, self.bias = layer.weight, layer.bias
         self.w = layer.weight.detach()
         self.b = None if layer.bias is None else layer.bias.detach()
-        self.inputs: list[torch.Tensor] = []
-        self.grads: list[torch.Tensor | None] = []
+        self.chunk_rows = chunk_rows
+        self.inputs: list[torch.Tensor | None] = []
+        self.ready: list[tuple[torch.Tensor, torch.Tensor]] = []
+        self.ready_rows = 0
         self.pending = 0
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         out = F.linear(x, self.w, self.b)
         if out.requires_grad and self.weight.requires_grad:
             self.inputs.append(x.detach())
-            self.grads.append(None)
             self.pending += 1
-            out.register_hook(functools.partial(self._hook, len(self.grads) - 1))
+            out.register_hook(functools.partial(self._hook, len(self.inputs) - 1))
         return out
 
     def _hook(self, t: int, grad: torch.Tensor) -> None:
-        self.grads[t] = grad
+        x = self.inputs[t]
+        self.inputs[t] = None
+        self.ready.append((x, grad))  # type: ignore[arg-type]
+        self.ready_rows += grad.numel() // grad.shape[-1]
         self.pending -= 1
-        if self.pending:
-            return
+        if self.ready_rows >= self.chunk_rows or self.pending == 0:
+            self._flush()
+        if self.pending == 0:
+            self.inputs = []
+
+    def _flush(self) -> None:
         dtype = self.weight.dtype  # (under autocast the step tensors may be lower precision)
-        g_all = torch.cat([g.reshape(-1, g.shape[-1]) for g in self.grads]).to(dtype)  # type: ignore[union-attr]
-        x_all = torch.cat([x.reshape(-1, x.shape[-1]) for x in self.inputs]).to(dtype)
-        _accumulate(self.weight, g_all.T @ x_all)
+        g = torch.cat([g.reshape(-1, g.shape[-1]) for _, g in self.ready]).to(dtype)
+        x = torch.cat([x.reshape(-1, x.shape[-1]) for x, _ in self.ready]).to(dtype)
+        self.ready, self.ready_rows = [], 0
+        _accumulate(self.weight, g.T @ x)
         if self.bias is not None:
-            _accumulate(self.bias, g_all.sum(0))
-        self.inputs, self.grads = [], []
+            _accumulate(self.bias, g.sum(0))
 
 
 def _accumulate(param: nn.Parameter, grad: torch.Tensor) -> None:

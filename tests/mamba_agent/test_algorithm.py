@@ -144,6 +144,30 @@ def test_save_load_identical_predict_and_training(tmp_path):
     assert loaded.num_timesteps >= model.num_timesteps + 30
 
 
+def test_a_model_saved_on_cuda_loads_on_cpu(tmp_path, monkeypatch):
+    """Without a GPU, fake a CUDA checkpoint: every tensor tagged "cuda:0" and the generators
+    holding CUDA-sized (Philox) states, as a model saved with device="cuda" has."""
+    model = tiny(DriftMetaEnv())
+    model.learn(40)
+    data = model._state()
+    data["generator"] = data["act_generator"] = torch.zeros(16, dtype=torch.uint8)
+    monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
+    torch.save(data, tmp_path / "cuda_model.zip")
+    monkeypatch.undo()
+    if not torch.cuda.is_available():  # the file really asks for CUDA
+        with pytest.raises(RuntimeError, match="CUDA"):
+            torch.load(tmp_path / "cuda_model.zip", weights_only=False)
+    loaded = MAMBA.load(tmp_path / "cuda_model.zip", device="cpu")
+    assert loaded.device == torch.device("cpu")
+    assert all(p.device.type == "cpu" for p in loaded.world_model.parameters())
+    obs = np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32)
+    a1, s1 = model.predict(obs, deterministic=True)
+    a2, s2 = loaded.predict(obs, deterministic=True)
+    assert np.array_equal(a1, a2) and all(np.array_equal(x, y) for x, y in zip(s1, s2))
+    loaded.set_env(DriftMetaEnv())
+    loaded.learn(20, reset_num_timesteps=False)  # optimiser states moved too: training goes on
+
+
 def test_evaluate_policy_and_sb3_callbacks(tmp_path):
     model = tiny(verbose=0)
     model.set_logger(configure(str(tmp_path / "logs"), ["csv", "tensorboard"]))

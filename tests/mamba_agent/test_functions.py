@@ -65,6 +65,21 @@ def test_twohot_decode_and_loss():
     assert symlog_bins(255)[0] == -20 and symlog_bins(255)[-1] == 20 and symlog_bins(255)[127] == 0
 
 
+def test_twohot_loss_is_the_cross_entropy_with_the_twohot_encoding():
+    torch.manual_seed(0)
+    bins = symlog_bins(15, -3.0, 3.0)
+    logits = torch.randn(5, 6, 15, requires_grad=True)
+    # inside the range, on bin centres, and beyond both ends
+    target = torch.cat([torch.randn(5, 5) * 4, torch.full((5, 1), -100.0)], 1)
+    target[0, 0] = symexp(bins[3])
+    loss = twohot_loss(logits, target, bins)
+    (grad,) = torch.autograd.grad(loss.sum(), logits)
+    dense = -(twohot_encode(symlog(target), bins) * torch.log_softmax(logits, -1)).sum(-1)
+    (dense_grad,) = torch.autograd.grad(dense.sum(), logits)
+    assert torch.allclose(loss, dense, atol=1e-5)
+    assert torch.allclose(grad, dense_grad, atol=1e-6)
+
+
 def test_unimix_categorical():
     probs = unimix_probs(torch.tensor([0.0, math.log(3.0)]), 0.01)
     assert torch.allclose(probs, torch.tensor([0.99 * 0.25 + 0.005, 0.99 * 0.75 + 0.005]))
@@ -199,16 +214,18 @@ def test_deferred_linear_grad_matches_autograd():
     lin = torch.nn.Linear(3, 3)
     x0 = torch.randn(2, 3, requires_grad=True)
 
-    def loop(deferred: bool) -> list[torch.Tensor]:
+    def loop(chunk_rows: int | None) -> list[torch.Tensor]:
         lin.zero_grad(set_to_none=True)
         x0.grad = None
-        step = DeferredLinearGrad(lin) if deferred else lin
+        step = lin if chunk_rows is None else DeferredLinearGrad(lin, chunk_rows)
         h, outs = x0, []
-        for _ in range(4):
+        for _ in range(7):
             h = torch.tanh(step(h))
             outs.append(h)
         torch.stack(outs).square().sum().backward()
         return [lin.weight.grad.clone(), lin.bias.grad.clone(), x0.grad.clone()]
 
-    for a, b in zip(loop(False), loop(True)):
-        assert torch.allclose(a, b, atol=1e-6)
+    # one chunk for all steps, chunks of 2 steps (4 rows: 7 steps leave a partial last chunk), 1 step
+    for chunk_rows in (1024, 4, 1):
+        for a, b in zip(loop(None), loop(chunk_rows)):
+            assert torch.allclose(a, b, atol=1e-6)
