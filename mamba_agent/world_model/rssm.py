@@ -1,8 +1,10 @@
 """The recurrent state-space model: GRU state h (LayerNorm GRU) + categorical latent z.
 
-Linear in the sequence length: per-step outputs are written into lists and stacked once; the parts
-that do not depend on the recurrence (the action and embedding projections, the prior head, the
-sampling noise) are computed for all steps at once outside the loop.
+Linear in the sequence length: per-step outputs are written into preallocated (T, ...) buffers (or
+lists stacked once); the parts that do not depend on the recurrence (the action and embedding
+projections, the prior head, the sampling noise) are computed for all steps at once outside the
+loop. The posterior loop runs as one autograd node (:mod:`.posterior_scan`) except under autocast,
+where the plain autograd loop (:meth:`RSSM.observe_autograd`, also the reference in the tests) runs.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from torch import nn
 
 from mamba_agent.nn.distributions import onehot_straight_through, unimix_probs
 from mamba_agent.nn.layers import DeferredLinearGrad, LayerNormGRUCell
+from mamba_agent.world_model.posterior_scan import ScanWeights, posterior_scan
 
 __all__ = ["RSSM", "RSSMState", "gumbel_noise"]
 
@@ -156,21 +159,79 @@ class RSSM(nn.Module):
         zeroed), nowhere else. Returns (posterior states (B, T, ...), posterior logits (B, T, S, C),
         prior logits (B, T, S, C)).
         """
+        if _autocast_enabled(embed.device.type):
+            return self.observe_autograd(embed, prev_action, is_first, generator, start)
+        B, T, _ = embed.shape
+        act_proj, emb_proj, noise = self._projections(embed, prev_action, is_first, generator)
+        init = self.initial(B)
+        state = start if start is not None else init
+        deter, stoch, logits = posterior_scan(
+            act_proj.transpose(0, 1).contiguous(),
+            emb_proj.transpose(0, 1).contiguous(),
+            noise.transpose(0, 1),
+            is_first.T,
+            (state.deter, state.stoch),
+            (init.deter, init.stoch),
+            self._scan_weights(),
+            self.classes,
+            self.unimix,
+            self.img_in_norm[0].eps,
+        )
+        deter, stoch = deter.transpose(0, 1), stoch.transpose(0, 1)
+        logits = logits.transpose(0, 1).reshape(B, T, self.stoch, self.classes)
+        return RSSMState(deter, stoch), logits, self.prior_logits(deter)
+
+    def _projections(
+        self,
+        embed: torch.Tensor,
+        prev_action: torch.Tensor,
+        is_first: torch.Tensor,
+        generator: torch.Generator | None,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """The parts of the posterior loop computed for all steps at once: the action projection
+        (zero where ``is_first``), the embedding projection and the Gumbel noise, (B, T, ...)."""
         B, T, _ = embed.shape
         assert prev_action.shape[:2] == (B, T) and is_first.shape == (B, T), (
             "observe: shape mismatch"
         )
+        keep = (~is_first).unsqueeze(-1).to(prev_action.dtype)
+        act_proj = self.img_in_a(prev_action * keep)
+        noise = gumbel_noise((B, T, self.stoch, self.classes), generator, embed.device)
+        return act_proj, self.obs_e(embed), noise
+
+    def _scan_weights(self) -> ScanWeights:
+        norms = (self.img_in_norm[0], self.gru.norm, self.obs_norm[0])
+        assert len({n.eps for n in norms}) == 1, "posterior_scan takes one LayerNorm epsilon"
+        return ScanWeights(
+            self.img_in_z.weight,
+            *(norms[0].weight, norms[0].bias),
+            self.gru.linear_x.weight,
+            self.gru.linear_h.weight,
+            *(norms[1].weight, norms[1].bias),
+            self.obs_h.weight,
+            *(norms[2].weight, norms[2].bias),
+            self.obs_logits.weight,
+            self.obs_logits.bias,
+        )
+
+    def observe_autograd(
+        self,
+        embed: torch.Tensor,
+        prev_action: torch.Tensor,
+        is_first: torch.Tensor,
+        generator: torch.Generator | None = None,
+        start: RSSMState | None = None,
+    ) -> tuple[RSSMState, torch.Tensor, torch.Tensor]:
+        """:meth:`observe` as a plain autograd loop (used under autocast; the tests' reference)."""
+        B, T, _ = embed.shape
+        act_proj, emb_proj, noise = self._projections(embed, prev_action, is_first, generator)
         # unbind (not [:, t]) so that the backward pass stacks the step gradients once: linear in T
-        act_proj = self.img_in_a(
-            prev_action * (~is_first).unsqueeze(-1).to(prev_action.dtype)
-        ).unbind(1)
-        emb_proj = self.obs_e(embed).unbind(1)
-        noise = gumbel_noise((B, T, self.stoch, self.classes), generator, embed.device).unbind(1)
+        act_proj, emb_proj, noise = act_proj.unbind(1), emb_proj.unbind(1), noise.unbind(1)
         resets = is_first.any(0).tolist()
         state = start if start is not None else self.initial(B)
         init = self.initial(B) if any(resets) else None
         deters, stochs, logits_list = [], [], []
-        # the per-step Linears compute their weight gradients with one matmul each (see
+        # the per-step Linears compute their weight gradients in chunks of steps (see
         # DeferredLinearGrad): far fewer, larger kernels in the backward pass
         lin_z, lin_x, lin_h, lin_oh, lin_out = (
             DeferredLinearGrad(layer)
@@ -202,3 +263,10 @@ class RSSM(nn.Module):
         post = RSSMState(deter_all, torch.stack(stochs, 1))
         post_logits = torch.stack(logits_list, 1)
         return post, post_logits, self.prior_logits(deter_all)
+
+
+def _autocast_enabled(device_type: str) -> bool:
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()

@@ -35,26 +35,55 @@ def _batch(B: int = 3, T: int = 7) -> Batch:
     )
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("reset_mid_sequence", [False, True])
-def test_observe_gradients_match_plain_autograd(monkeypatch, reset_mid_sequence):
+def test_observe_gradients_match_plain_autograd(monkeypatch, reset_mid_sequence, dtype):
+    """The posterior scan (hand-written backward) and the autograd loop with chunked weight
+    gradients give the plain autograd loop's losses and gradients, including through resets."""
     torch.manual_seed(0)
-    wm = WorldModel(make_config("tiny").world_model, obs_dim=3, act_dim=2)
+    wm = WorldModel(make_config("tiny").world_model, obs_dim=3, act_dim=2).to(dtype)
     batch = _batch()
+    batch = Batch(batch.obs.to(dtype), batch.prev_action.to(dtype), batch.reward.to(dtype),
+                  batch.is_first, batch.is_terminal)  # fmt: skip
     if reset_mid_sequence:
         batch.is_first[:, 4] = True
+        batch.is_first[1, 2] = True  # and one row alone
 
-    def grads() -> dict[str, torch.Tensor]:
+    def grads() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         wm.zero_grad(set_to_none=True)
         loss, _, _ = wm.loss(batch, torch.Generator().manual_seed(1))
         loss.backward()
-        return {n: p.grad.clone() for n, p in wm.named_parameters() if p.grad is not None}
+        return loss, {n: p.grad.clone() for n, p in wm.named_parameters() if p.grad is not None}
 
-    fast = grads()
+    scan = grads()
+    monkeypatch.setattr(rssm_module.RSSM, "observe", rssm_module.RSSM.observe_autograd)
+    chunked = grads()
     monkeypatch.setattr(rssm_module, "DeferredLinearGrad", PlainLinear)
     plain = grads()
-    assert fast.keys() == plain.keys() and "rssm.gru.linear_h.weight" in fast
-    for name in plain:
-        assert torch.allclose(fast[name], plain[name], atol=1e-5, rtol=1e-4), name
+    tol = {"atol": 1e-10, "rtol": 1e-8} if dtype == torch.float64 else {"atol": 1e-5, "rtol": 1e-4}
+    for loss, fast in (scan, chunked):
+        assert torch.allclose(loss, plain[0], **tol)
+        assert fast.keys() == plain[1].keys() and "rssm.gru.linear_h.weight" in fast
+        for name in plain[1]:
+            assert torch.allclose(fast[name], plain[1][name], **tol), name
+
+
+def test_observe_without_gradients_and_from_a_given_start():
+    torch.manual_seed(0)
+    wm = WorldModel(make_config("tiny").world_model, obs_dim=3, act_dim=2).double()
+    batch = _batch()
+    embed = wm.encoder(batch.obs.double())
+    with torch.no_grad():
+        post, _, _ = wm.rssm.observe(embed, batch.prev_action.double(), batch.is_first)
+        start = rssm_module.RSSMState(post.deter[:, 3], post.stoch[:, 3])
+        first = torch.zeros_like(batch.is_first[:, 4:])
+        actions = batch.prev_action[:, 4:].double()
+        args = (embed[:, 4:], actions, first)
+        a = wm.rssm.observe(*args, torch.Generator().manual_seed(2), start=start)
+        b = wm.rssm.observe_autograd(*args, torch.Generator().manual_seed(2), start=start)
+    for x, y in ((a[0].deter, b[0].deter), (a[0].stoch, b[0].stoch), (a[1], b[1]), (a[2], b[2])):
+        assert torch.allclose(x, y, atol=1e-10)
+    assert torch.all(a[0].stoch.sum(-1) == wm.rssm.stoch)  # one-hot per latent
 
 
 def test_imagination_shapes_and_gradient_to_actor_only():

@@ -1,0 +1,242 @@
+"""The RSSM posterior loop over a whole sequence as one autograd node, with a hand-written backward.
+
+:meth:`RSSM.observe <mamba_agent.world_model.rssm.RSSM.observe>` runs T small recurrent steps. Under
+plain autograd every step records ~30 graph nodes and its backward runs ~80 small kernels; on a CPU
+the per-op overhead, not the arithmetic, then dominates (B = 16 rows per step). :class:`PosteriorScan`
+runs the forward loop without a graph, keeps what the backward needs in (T, ...) buffers, and in the
+backward walks the steps in reverse with the chain rule written out (fused ATen backward kernels of
+LayerNorm, SiLU, sigmoid, tanh and softmax), then computes every weight gradient with one matmul over
+all T x B rows. Same function and same gradients as the plain loop (tests compare them in float64).
+
+One step, for the state (h, z) after the reset to the initial state at ``is_first``:
+
+    u = z W_z^T + a_proj[t];  x = silu(LN_1(u))
+    g = x W_x^T + h W_h^T;    r, c, v = LN_2(g);  h' = lerp(h, tanh(sigmoid(r) c), sigmoid(v))
+    q = h' W_oh^T + e_proj[t];  y = silu(LN_3(q));  logits = y W_out^T + b_out
+    z' = onehot(argmax(log p + noise)) + p - sg(p),  p = (1 - unimix) softmax(logits) + unimix / C
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+__all__ = ["ScanWeights", "posterior_scan"]
+
+_aten = torch.ops.aten
+
+
+@dataclass
+class ScanWeights:
+    """The parameters one posterior step uses (tensors of the RSSM's modules, not copies)."""
+
+    w_z: torch.Tensor  # (H, L) img_in_z
+    ln1_w: torch.Tensor  # (H,)
+    ln1_b: torch.Tensor
+    w_x: torch.Tensor  # (3D, H) gru.linear_x
+    w_h: torch.Tensor  # (3D, D) gru.linear_h
+    ln2_w: torch.Tensor  # (3D,)
+    ln2_b: torch.Tensor
+    w_oh: torch.Tensor  # (H, D) obs_h
+    ln3_w: torch.Tensor  # (H,)
+    ln3_b: torch.Tensor
+    w_out: torch.Tensor  # (L, H) obs_logits
+    b_out: torch.Tensor  # (L,)
+
+    def tensors(self) -> tuple[torch.Tensor, ...]:
+        return tuple(self.__dict__.values())
+
+
+def posterior_scan(
+    act_proj: torch.Tensor,
+    emb_proj: torch.Tensor,
+    noise: torch.Tensor,
+    is_first: torch.Tensor,
+    start: tuple[torch.Tensor, torch.Tensor],
+    init: tuple[torch.Tensor, torch.Tensor],
+    weights: ScanWeights,
+    classes: int,
+    unimix: float,
+    eps: float,
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Posterior states of T steps, time-major.
+
+    Args: ``act_proj`` (T, B, H) = the action projection of a_{t-1} (zero where ``is_first``),
+    ``emb_proj`` (T, B, H) = the embedding projection, ``noise`` (T, B, S, C) Gumbel noise,
+    ``is_first`` (T, B) bool, ``start`` / ``init`` (h (B, D), z (B, L)) the state before step 0
+    and the state that ``is_first`` resets to, ``eps`` the LayerNorms' epsilon.
+    Returns deter (T, B, D), stoch (T, B, L) (straight-through one-hot) and logits (T, B, L).
+    """
+    return _PosteriorScan.apply(
+        classes,
+        unimix,
+        eps,
+        is_first.any(1).tolist(),
+        is_first.unsqueeze(-1),
+        noise,
+        act_proj,
+        emb_proj,
+        *start,
+        *init,
+        *weights.tensors(),
+    )
+
+
+class _PosteriorScan(torch.autograd.Function):
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        classes: int,
+        unimix: float,
+        eps: float,
+        resets: list[bool],
+        first: torch.Tensor,
+        noise: torch.Tensor,
+        act_proj: torch.Tensor,
+        emb_proj: torch.Tensor,
+        h_start: torch.Tensor,
+        z_start: torch.Tensor,
+        h_init: torch.Tensor,
+        z_init: torch.Tensor,
+        *params: torch.Tensor,
+    ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        w = ScanWeights(*params)
+        T, B, H = act_proj.shape
+        D, L = h_start.shape[-1], z_start.shape[-1]
+        S = L // classes
+        new = act_proj.new_empty
+        # what the backward needs: every matmul's input, every LayerNorm's input, output and stats
+        h_prev, z_prev = new(T, B, D), new(T, B, L)
+        u_all, a1_all, x_all = new(T, B, H), new(T, B, H), new(T, B, H)
+        g_all, n_all, gates = new(T, B, 3 * D), new(T, B, 3 * D), new(T, B, 3 * D)
+        q_all, a3_all, y_all = new(T, B, H), new(T, B, H), new(T, B, H)
+        stats = new(T, 6, B, 1)  # mean and rstd of the three LayerNorms
+        deter, stoch, logits, soft = new(T, B, D), new(T, B, L), new(T, B, L), new(T, B, L)
+        w_zt, w_xt, w_ht, w_oht, w_outt = w.w_z.t(), w.w_x.t(), w.w_h.t(), w.w_oh.t(), w.w_out.t()
+        h, z = h_start, z_start
+        for t in range(T):
+            if resets[t]:
+                h = torch.where(first[t], h_init, h)
+                z = torch.where(first[t], z_init, z)
+            h_prev[t], z_prev[t] = h, z
+            u = torch.addmm(act_proj[t], z, w_zt, out=u_all[t])
+            a1_all[t], stats[t, 0], stats[t, 1] = _aten.native_layer_norm(
+                u, (H,), w.ln1_w, w.ln1_b, eps
+            )
+            x = _silu(a1_all[t], x_all[t])
+            g = torch.addmm(torch.mm(h, w_ht), x, w_xt, out=g_all[t])
+            n_all[t], stats[t, 2], stats[t, 3] = _aten.native_layer_norm(
+                g, (3 * D,), w.ln2_w, w.ln2_b, eps
+            )
+            n = n_all[t]
+            s = torch.sigmoid(n[:, :D], out=gates[t, :, :D])
+            cand = torch.tanh(s * n[:, D : 2 * D], out=gates[t, :, D : 2 * D])
+            upd = torch.sigmoid(n[:, 2 * D :], out=gates[t, :, 2 * D :])
+            h = torch.lerp(h, cand, upd, out=deter[t])
+            q = torch.addmm(emb_proj[t], h, w_oht, out=q_all[t])
+            a3_all[t], stats[t, 4], stats[t, 5] = _aten.native_layer_norm(
+                q, (H,), w.ln3_w, w.ln3_b, eps
+            )
+            y = _silu(a3_all[t], y_all[t])
+            lg = torch.addmm(w.b_out, y, w_outt, out=logits[t]).view(B, S, classes)
+            p = torch.softmax(lg, -1)
+            soft[t] = p.view(B, L)
+            probs = p * (1.0 - unimix) + unimix / classes
+            index = (torch.log(probs) + noise[t]).argmax(-1, keepdim=True)
+            z = stoch[t].view(B, S, classes).zero_().scatter_(-1, index, 1.0).view(B, L)
+        ctx.resets, ctx.classes, ctx.unimix = resets, classes, unimix
+        ctx.save_for_backward(
+            first, h_prev, z_prev, u_all, a1_all, x_all, g_all, n_all, gates, q_all, a3_all,
+            y_all, stats, deter, soft, *params,
+        )  # fmt: skip
+        return deter, stoch, logits
+
+    @staticmethod
+    def backward(  # type: ignore[override]
+        ctx: Any, g_deter: torch.Tensor, g_stoch: torch.Tensor, g_logits: torch.Tensor
+    ) -> tuple[torch.Tensor | None, ...]:
+        saved = ctx.saved_tensors
+        first, h_prev, z_prev, u_all, a1_all, x_all, g_all, n_all, gates = saved[:9]
+        q_all, a3_all, y_all, stats, deter, soft = saved[9:15]
+        w = ScanWeights(*saved[15:])
+        resets, classes, unimix = ctx.resets, ctx.classes, ctx.unimix
+        T, B, D = deter.shape
+        H, L = u_all.shape[-1], soft.shape[-1]
+        S = L // classes
+        g_deter = torch.zeros_like(deter) if g_deter is None else g_deter
+        g_stoch = torch.zeros_like(soft) if g_stoch is None else g_stoch
+        g_logits = torch.zeros_like(soft) if g_logits is None else g_logits
+        new = deter.new_empty
+        # gradients at the LayerNorm outputs (d_a1, d_n, d_a3) and at the matmul outputs
+        d_a1, d_u, d_n, d_g = new(T, B, H), new(T, B, H), new(T, B, 3 * D), new(T, B, 3 * D)
+        d_a3, d_q, d_lg = new(T, B, H), new(T, B, H), new(T, B, L)
+        input_only = [True, False, False]
+        d_h_init, d_z_init = torch.zeros_like(deter[0]), torch.zeros_like(soft[0])
+        d_h, d_z = torch.zeros_like(deter[0]), torch.zeros_like(soft[0])  # from step t + 1
+        for t in range(T - 1, -1, -1):
+            st = stats[t]
+            # z_t = onehot + p - sg(p) with p = (1 - unimix) softmax + unimix / C
+            d_p = ((g_stoch[t] + d_z) * (1.0 - unimix)).view(B, S, classes)
+            d_soft = _aten._softmax_backward_data(d_p, soft[t].view(B, S, classes), -1, d_p.dtype)
+            d_logit = torch.add(d_soft.view(B, L), g_logits[t], out=d_lg[t])
+            d_a3[t] = _aten.silu_backward(d_logit @ w.w_out, a3_all[t])
+            d_q[t] = _aten.native_layer_norm_backward(
+                d_a3[t], q_all[t], (H,), st[4], st[5], w.ln3_w, w.ln3_b, input_only
+            )[0]
+            d_h = torch.addmm(g_deter[t] + d_h, d_q[t], w.w_oh)  # all of dL/dh_t
+            # h_t = lerp(h_{t-1}, tanh(s * n_c), upd) with s = sigmoid(n_r), upd = sigmoid(n_v)
+            s, cand, upd = gates[t].split(D, -1)
+            d_cand = d_h * upd
+            dn = d_n[t]
+            _aten.sigmoid_backward(d_h * (cand - h_prev[t]), upd, grad_input=dn[:, 2 * D :])
+            d_sc = _aten.tanh_backward(d_cand, cand)
+            torch.mul(d_sc, s, out=dn[:, D : 2 * D])
+            _aten.sigmoid_backward(d_sc * n_all[t][:, D : 2 * D], s, grad_input=dn[:, :D])
+            d_g[t] = _aten.native_layer_norm_backward(
+                dn, g_all[t], (3 * D,), st[2], st[3], w.ln2_w, w.ln2_b, input_only
+            )[0]
+            d_hp = torch.addmm(d_h - d_cand, d_g[t], w.w_h)
+            d_a1[t] = _aten.silu_backward(d_g[t] @ w.w_x, a1_all[t])
+            d_u[t] = _aten.native_layer_norm_backward(
+                d_a1[t], u_all[t], (H,), st[0], st[1], w.ln1_w, w.ln1_b, input_only
+            )[0]
+            d_zp = d_u[t] @ w.w_z
+            if resets[t]:  # rows reset at t took h_{t-1}, z_{t-1} from the initial state
+                f = first[t]
+                d_h_init += torch.where(f, d_hp, 0.0)
+                d_z_init += torch.where(f, d_zp, 0.0)
+                d_hp = torch.where(f, 0.0, d_hp)
+                d_zp = torch.where(f, 0.0, d_zp)
+            d_h, d_z = d_hp, d_zp
+        return (
+            None, None, None, None, None, None,  # classes, unimix, eps, resets, first, noise
+            d_u, d_q,  # act_proj, emb_proj
+            d_h, d_z,  # start
+            d_h_init, d_z_init,  # init
+            _flat(d_u).t() @ _flat(z_prev),  # w_z
+            *_layer_norm_affine_grads(d_a1, u_all, stats[:, 0], stats[:, 1]),
+            _flat(d_g).t() @ _flat(x_all),  # w_x
+            _flat(d_g).t() @ _flat(h_prev),  # w_h
+            *_layer_norm_affine_grads(d_n, g_all, stats[:, 2], stats[:, 3]),
+            _flat(d_q).t() @ _flat(deter),  # w_oh
+            *_layer_norm_affine_grads(d_a3, q_all, stats[:, 4], stats[:, 5]),
+            _flat(d_lg).t() @ _flat(y_all),  # w_out
+            _flat(d_lg).sum(0),  # b_out
+        )  # fmt: skip
+
+
+def _silu(a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
+    return _aten.silu.out(a, out=out)
+
+
+def _flat(x: torch.Tensor) -> torch.Tensor:
+    return x.reshape(-1, x.shape[-1])
+
+
+def _layer_norm_affine_grads(
+    d_out: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Gradients of a LayerNorm's weight and bias summed over (T, B) rows."""
+    return (d_out * ((x - mean) * rstd)).sum((0, 1)), d_out.sum((0, 1))
