@@ -168,39 +168,44 @@ class _PosteriorScan(torch.autograd.Function):
         g_deter = torch.zeros_like(deter) if g_deter is None else g_deter
         g_stoch = torch.zeros_like(soft) if g_stoch is None else g_stoch
         g_logits = torch.zeros_like(soft) if g_logits is None else g_logits
+        # d_u, d_q: the input gradients of act_proj and emb_proj; the others are kept for one
+        # chunk of K steps, whose weight gradients are then added with one matmul each
+        K = max(1, _CHUNK_ROWS // B)
         new = deter.new_empty
-        # gradients at the LayerNorm outputs (d_a1, d_n, d_a3) and at the matmul outputs
-        d_a1, d_u, d_n, d_g = new(T, B, H), new(T, B, H), new(T, B, 3 * D), new(T, B, 3 * D)
-        d_a3, d_q, d_lg = new(T, B, H), new(T, B, H), new(T, B, L)
+        d_u, d_q = new(T, B, H), new(T, B, H)
+        d_a1, d_a3, d_lg = new(K, B, H), new(K, B, H), new(K, B, L)
+        d_n, d_g = new(K, B, 3 * D), new(K, B, 3 * D)
+        grads = [torch.zeros_like(p) for p in w.tensors()]
+        acc = ScanWeights(*grads)
         input_only = [True, False, False]
         d_h_init, d_z_init = torch.zeros_like(deter[0]), torch.zeros_like(soft[0])
         d_h, d_z = torch.zeros_like(deter[0]), torch.zeros_like(soft[0])  # from step t + 1
         for t in range(T - 1, -1, -1):
-            st = stats[t]
+            j, st = t % K, stats[t]
             # z_t = onehot + p - sg(p) with p = (1 - unimix) softmax + unimix / C
             d_p = ((g_stoch[t] + d_z) * (1.0 - unimix)).view(B, S, classes)
             d_soft = _aten._softmax_backward_data(d_p, soft[t].view(B, S, classes), -1, d_p.dtype)
-            d_logit = torch.add(d_soft.view(B, L), g_logits[t], out=d_lg[t])
-            d_a3[t] = _aten.silu_backward(d_logit @ w.w_out, a3_all[t])
+            d_logit = torch.add(d_soft.view(B, L), g_logits[t], out=d_lg[j])
+            d_a3[j] = _aten.silu_backward(d_logit @ w.w_out, a3_all[t])
             d_q[t] = _aten.native_layer_norm_backward(
-                d_a3[t], q_all[t], (H,), st[4], st[5], w.ln3_w, w.ln3_b, input_only
+                d_a3[j], q_all[t], (H,), st[4], st[5], w.ln3_w, w.ln3_b, input_only
             )[0]
             d_h = torch.addmm(g_deter[t] + d_h, d_q[t], w.w_oh)  # all of dL/dh_t
             # h_t = lerp(h_{t-1}, tanh(s * n_c), upd) with s = sigmoid(n_r), upd = sigmoid(n_v)
             s, cand, upd = gates[t].split(D, -1)
             d_cand = d_h * upd
-            dn = d_n[t]
-            _aten.sigmoid_backward(d_h * (cand - h_prev[t]), upd, grad_input=dn[:, 2 * D :])
+            dn = d_n[j]
+            dn[:, 2 * D :] = _aten.sigmoid_backward(d_h * (cand - h_prev[t]), upd)
             d_sc = _aten.tanh_backward(d_cand, cand)
-            torch.mul(d_sc, s, out=dn[:, D : 2 * D])
-            _aten.sigmoid_backward(d_sc * n_all[t][:, D : 2 * D], s, grad_input=dn[:, :D])
-            d_g[t] = _aten.native_layer_norm_backward(
+            dn[:, D : 2 * D] = d_sc * s
+            dn[:, :D] = _aten.sigmoid_backward(d_sc * n_all[t][:, D : 2 * D], s)
+            d_g[j] = _aten.native_layer_norm_backward(
                 dn, g_all[t], (3 * D,), st[2], st[3], w.ln2_w, w.ln2_b, input_only
             )[0]
-            d_hp = torch.addmm(d_h - d_cand, d_g[t], w.w_h)
-            d_a1[t] = _aten.silu_backward(d_g[t] @ w.w_x, a1_all[t])
+            d_hp = torch.addmm(d_h - d_cand, d_g[j], w.w_h)
+            d_a1[j] = _aten.silu_backward(d_g[j] @ w.w_x, a1_all[t])
             d_u[t] = _aten.native_layer_norm_backward(
-                d_a1[t], u_all[t], (H,), st[0], st[1], w.ln1_w, w.ln1_b, input_only
+                d_a1[j], u_all[t], (H,), st[0], st[1], w.ln1_w, w.ln1_b, input_only
             )[0]
             d_zp = d_u[t] @ w.w_z
             if resets[t]:  # rows reset at t took h_{t-1}, z_{t-1} from the initial state
@@ -210,33 +215,45 @@ class _PosteriorScan(torch.autograd.Function):
                 d_hp = torch.where(f, 0.0, d_hp)
                 d_zp = torch.where(f, 0.0, d_zp)
             d_h, d_z = d_hp, d_zp
+            if j == 0:  # the chunk t .. t + n - 1 is complete
+                n = min(K, T - t)
+                c = slice(t, t + n)
+                _add_mm(acc.w_z, d_u[c], z_prev[c])
+                _add_layer_norm_affine(acc.ln1_w, acc.ln1_b, d_a1[:n], u_all[c], stats[c, 0:2])
+                _add_mm(acc.w_x, d_g[:n], x_all[c])
+                _add_mm(acc.w_h, d_g[:n], h_prev[c])
+                _add_layer_norm_affine(acc.ln2_w, acc.ln2_b, d_n[:n], g_all[c], stats[c, 2:4])
+                _add_mm(acc.w_oh, d_q[c], deter[c])
+                _add_layer_norm_affine(acc.ln3_w, acc.ln3_b, d_a3[:n], q_all[c], stats[c, 4:6])
+                _add_mm(acc.w_out, d_lg[:n], y_all[c])
+                acc.b_out += d_lg[:n].sum((0, 1))
         return (
             None, None, None, None, None, None,  # classes, unimix, eps, resets, first, noise
             d_u, d_q,  # act_proj, emb_proj
             d_h, d_z,  # start
             d_h_init, d_z_init,  # init
-            _flat(d_u).t() @ _flat(z_prev),  # w_z
-            *_layer_norm_affine_grads(d_a1, u_all, stats[:, 0], stats[:, 1]),
-            _flat(d_g).t() @ _flat(x_all),  # w_x
-            _flat(d_g).t() @ _flat(h_prev),  # w_h
-            *_layer_norm_affine_grads(d_n, g_all, stats[:, 2], stats[:, 3]),
-            _flat(d_q).t() @ _flat(deter),  # w_oh
-            *_layer_norm_affine_grads(d_a3, q_all, stats[:, 4], stats[:, 5]),
-            _flat(d_lg).t() @ _flat(y_all),  # w_out
-            _flat(d_lg).sum(0),  # b_out
+            *grads,
         )  # fmt: skip
+
+
+#: Rows (steps x batch) per chunk of the backward's weight-gradient matmuls: large enough for
+#: efficient matmuls, small enough that the chunk buffers stay in cache and off the page allocator.
+_CHUNK_ROWS = 1024
+
+
+def _add_mm(acc: torch.Tensor, d_out: torch.Tensor, x: torch.Tensor) -> None:
+    """acc += d_out^T x over all leading dims (a Linear's weight gradient)."""
+    acc.addmm_(d_out.reshape(-1, d_out.shape[-1]).t(), x.reshape(-1, x.shape[-1]))
+
+
+def _add_layer_norm_affine(
+    acc_w: torch.Tensor, acc_b: torch.Tensor, d_out: torch.Tensor, x: torch.Tensor, st: torch.Tensor
+) -> None:
+    """Add a LayerNorm's weight and bias gradients over (K, B) rows; ``st`` (K, 2, B, 1) holds the
+    mean and rstd of each row."""
+    acc_w += (d_out * ((x - st[:, 0]) * st[:, 1])).sum((0, 1))
+    acc_b += d_out.sum((0, 1))
 
 
 def _silu(a: torch.Tensor, out: torch.Tensor) -> torch.Tensor:
     return _aten.silu.out(a, out=out)
-
-
-def _flat(x: torch.Tensor) -> torch.Tensor:
-    return x.reshape(-1, x.shape[-1])
-
-
-def _layer_norm_affine_grads(
-    d_out: torch.Tensor, x: torch.Tensor, mean: torch.Tensor, rstd: torch.Tensor
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Gradients of a LayerNorm's weight and bias summed over (T, B) rows."""
-    return (d_out * ((x - mean) * rstd)).sum((0, 1)), d_out.sum((0, 1))

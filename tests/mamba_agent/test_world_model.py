@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+import mamba_agent.world_model.posterior_scan as posterior_scan
 import mamba_agent.world_model.rssm as rssm_module
 from mamba_agent.behavior.actor_critic import Actor, imagine
 from mamba_agent.config import make_config
@@ -35,11 +36,15 @@ def _batch(B: int = 3, T: int = 7) -> Batch:
     )
 
 
+@pytest.mark.parametrize("chunk_rows", [1024, 6])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("reset_mid_sequence", [False, True])
-def test_observe_gradients_match_plain_autograd(monkeypatch, reset_mid_sequence, dtype):
+def test_observe_gradients_match_plain_autograd(monkeypatch, reset_mid_sequence, dtype, chunk_rows):
     """The posterior scan (hand-written backward) and the autograd loop with chunked weight
-    gradients give the plain autograd loop's losses and gradients, including through resets."""
+    gradients give the plain autograd loop's losses and gradients, including through resets;
+    ``chunk_rows`` 6 makes the scan's backward add its weight gradients in chunks of 2 steps
+    (B = 3, T = 7: three full chunks and a partial one)."""
+    monkeypatch.setattr(posterior_scan, "_CHUNK_ROWS", chunk_rows)
     torch.manual_seed(0)
     wm = WorldModel(make_config("tiny").world_model, obs_dim=3, act_dim=2).to(dtype)
     batch = _batch()
