@@ -38,12 +38,24 @@ def kl_balance_loss(
     """DreamerV3 KL balancing: dyn = KL(sg(post) || prior), rep = KL(post || sg(prior)), each clipped
     below at ``free_bits`` per time step; loss = mean(dyn_scale * dyn + rep_scale * rep).
 
-    Shapes: logits (B, T, S, C). Returns (scalar loss, metrics).
+    Shapes: logits (B, T, S, C). Returns (scalar loss, metrics: the KL and the loss, and the
+    posterior and prior entropies summed over the S latents). The probabilities and their logs are
+    computed once for both terms and the metrics (the (B, T, S, C) tensors are the large ones).
     """
-    dyn = categorical_kl(post_logits.detach(), prior_logits, unimix)
-    rep = categorical_kl(post_logits, prior_logits.detach(), unimix)
+    q, p = unimix_probs(post_logits, unimix), unimix_probs(prior_logits, unimix)
+    log_q, log_p = torch.log(q), torch.log(p)
+    q_sg, log_q_sg, log_p_sg = q.detach(), log_q.detach(), log_p.detach()
+    dyn = (q_sg * (log_q_sg - log_p)).sum((-2, -1))
+    rep = (q * (log_q - log_p_sg)).sum((-2, -1))
     loss = (dyn_scale * dyn.clamp_min(free_bits) + rep_scale * rep.clamp_min(free_bits)).mean()
-    return loss, {"world_model/kl": dyn.mean().item(), "world_model/kl_loss": loss.item()}
+    with torch.no_grad():
+        entropies = -(q_sg * log_q_sg).sum((-2, -1)).mean(), -(p * log_p_sg).sum((-2, -1)).mean()
+    return loss, {
+        "world_model/kl": dyn.mean().item(),
+        "world_model/kl_loss": loss.item(),
+        "world_model/posterior_entropy": entropies[0].item(),
+        "world_model/prior_entropy": entropies[1].item(),
+    }
 
 
 def subsample_indices(

@@ -8,7 +8,7 @@ from torch import nn
 
 from mamba_agent.config import WorldModelConfig
 from mamba_agent.data.batch import Batch
-from mamba_agent.nn.distributions import categorical_entropy, symlog_bins, unimix_probs
+from mamba_agent.nn.distributions import symlog_bins
 from mamba_agent.nn.functions import symlog
 from mamba_agent.world_model.loss import (
     gather_time,
@@ -88,7 +88,8 @@ class WorldModel(nn.Module):
             post_logits, prior_logits, cfg.unimix, cfg.free_bits, cfg.kl_dyn, cfg.kl_rep
         )
         idx = subsample_indices(B, T, cfg.loss_samples, generator, batch.obs.device)
-        feat = gather_time(post.feat(), idx)
+        # gather the sampled steps first: (B, K, ...) instead of (B, T, ...) temporaries
+        feat = RSSMState(gather_time(post.deter, idx), gather_time(post.stoch, idx)).feat()
         cont = (~batch.is_terminal).to(batch.obs.dtype)
         pred, pm = prediction_losses(
             self.decoder(feat),
@@ -103,9 +104,11 @@ class WorldModel(nn.Module):
         loss = kl + pred
         if self.local_head is not None:
             w = cfg.local_window
-            prev_embed = torch.cat([torch.zeros_like(embed[:, :1]), embed[:, :-1]], 1)
-            prev_embed = prev_embed * (~batch.is_first).unsqueeze(-1).to(embed.dtype)
-            o_p, r_p, c_p = self.local_head(feat, gather_time(prev_embed, idx))
+            # e_{t-1} at the sampled steps, zero at meta-episode starts (and at t = 0)
+            valid = (idx > 0) & ~gather_time(batch.is_first, idx)
+            prev_embed = gather_time(embed, (idx - 1).clamp_min(0))
+            prev_embed = prev_embed * valid.unsqueeze(-1).to(embed.dtype)
+            o_p, r_p, c_p = self.local_head(feat, prev_embed)
             o_t, mask = local_window_targets(batch.obs, w)
             r_t, _ = local_window_targets(batch.reward, w)
             c_t, _ = local_window_targets(cont, w)
@@ -121,8 +124,6 @@ class WorldModel(nn.Module):
             metrics.update(lm)
             loss = loss + lw
         metrics["world_model/loss"] = loss.item()
-        metrics["world_model/posterior_entropy"] = _entropy(post_logits, cfg.unimix)
-        metrics["world_model/prior_entropy"] = _entropy(prior_logits, cfg.unimix)
         return loss, metrics, RSSMState(post.deter.detach(), post.stoch.detach())
 
     def train_step(
@@ -144,7 +145,3 @@ class WorldModel(nn.Module):
         self.optimizer.step()
         metrics["world_model/grad_norm"] = float(norm)
         return metrics, post
-
-
-def _entropy(logits: torch.Tensor, unimix: float) -> float:
-    return categorical_entropy(unimix_probs(logits.detach(), unimix)).sum(-1).mean().item()

@@ -102,6 +102,9 @@ def test_kl_balance_with_free_bits():
     assert categorical_kl(post, prior, 0.0).item() == pytest.approx(kl, abs=1e-6)
     loss, metrics = kl_balance_loss(post, prior, 0.0, free_bits=1.0, dyn_scale=0.5, rep_scale=0.1)
     assert loss.item() == pytest.approx(0.6) and metrics["world_model/kl"] == pytest.approx(kl)
+    assert metrics["world_model/posterior_entropy"] == pytest.approx(math.log(2))
+    h_prior = -(0.25 * math.log(0.25) + 0.75 * math.log(0.75))
+    assert metrics["world_model/prior_entropy"] == pytest.approx(h_prior, abs=1e-6)
     loss.backward()  # both terms below the free bits: no gradient
     assert post.grad.abs().sum() == 0 and prior.grad.abs().sum() == 0
     post.grad, prior.grad = None, None
