@@ -6,20 +6,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from stable_baselines3.common.evaluation import evaluate_policy
 
 import meta_envs
 from mamba_agent import MAMBA
 from meta_envs.vector.meta_vector_env import MetaVectorEnv
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 @pytest.mark.parametrize(
