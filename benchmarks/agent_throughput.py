@@ -25,6 +25,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from mamba_agent import MAMBA
 from mamba_agent.behavior.actor_critic import ActorCritic
@@ -68,6 +69,9 @@ def _update_timing(T: int, repeats: int, threads: int, precision: str, queue: mp
     gen = torch.Generator().manual_seed(0)
     batch = _batch(16, T, obs_dim, act_dim, np.random.default_rng(0))
     amp = torch.bfloat16 if precision == "bfloat16" else None
+    with FlopCounterMode(display=False) as counter:  # one update, not timed
+        _, post = wm.train_step(batch, gen, amp)
+        ac.train_step(wm, post, batch.is_terminal, gen, amp)
     times, wm_times = [], []
     for i in range(repeats + 1):
         t0 = time.perf_counter()
@@ -84,6 +88,7 @@ def _update_timing(T: int, repeats: int, threads: int, precision: str, queue: mp
             "update_s": statistics.median(times),
             "wm_s": statistics.median(wm_times),
             "peak_rss_mb": peak_mb,
+            "gflop": counter.get_total_flops() / 1e9,
         }
     )
 
@@ -200,7 +205,8 @@ def main() -> None:
         rows.append(r)
         print(
             f"update  B=16 T={T:5d}: {r['update_s']:.3f} s/update (world model {r['wm_s']:.3f} s,"
-            f" actor-critic {r['update_s'] - r['wm_s']:.3f} s), peak RSS {r['peak_rss_mb']:.0f} MB",
+            f" actor-critic {r['update_s'] - r['wm_s']:.3f} s), {r['gflop']:.1f} GFLOP ="
+            f" {r['gflop'] / r['update_s']:.0f} GFLOP/s, peak RSS {r['peak_rss_mb']:.0f} MB",
             flush=True,
         )
     if len(rows) > 1:

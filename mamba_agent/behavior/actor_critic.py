@@ -237,7 +237,7 @@ class ActorCritic(nn.Module):
         adv = (ret - value[:, :-1].detach()) / scale
         a_loss, metrics = actor_loss(adv, log_prob, entropy, weight, cfg.entropy, self.reinforce)
         with torch.no_grad():
-            slow_value = twohot_decode(self.slow_critic(feats[:-1]), self.bins).T
+            slow_value = twohot_decode(self.slow_critic(feats[:-1].detach()), self.bins).T
         c_loss, cm = critic_loss(
             critic_logits[:-1].transpose(0, 1),
             ret,
