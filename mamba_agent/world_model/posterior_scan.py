@@ -2,11 +2,12 @@
 
 :meth:`RSSM.observe <mamba_agent.world_model.rssm.RSSM.observe>` runs T small recurrent steps. Under
 plain autograd every step records ~30 graph nodes and its backward runs ~80 small kernels; on a CPU
-the per-op overhead, not the arithmetic, then dominates (B = 16 rows per step). :class:`PosteriorScan`
+the per-op overhead, not the arithmetic, then dominates (B = 16 rows per step). :func:`posterior_scan`
 runs the forward loop without a graph, keeps what the backward needs in (T, ...) buffers, and in the
 backward walks the steps in reverse with the chain rule written out (fused ATen backward kernels of
-LayerNorm, SiLU, sigmoid, tanh and softmax), then computes every weight gradient with one matmul over
-all T x B rows. Same function and same gradients as the plain loop (tests compare them in float64).
+LayerNorm, SiLU, sigmoid, tanh and softmax), adding the weight and LayerNorm-affine gradients once
+per chunk of ~1,024 rows (one matmul each; fixed-size temporaries, so linear in T). Same function
+and same gradients as the plain loop (tests compare them in float64 and float32).
 
 One step, for the state (h, z) after the reset to the initial state at ``is_first``:
 
