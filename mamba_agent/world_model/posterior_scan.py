@@ -114,7 +114,8 @@ class _PosteriorScan(torch.autograd.Function):
         g_all, n_all, gates = new(T, B, 3 * D), new(T, B, 3 * D), new(T, B, 3 * D)
         q_all, a3_all, y_all = new(T, B, H), new(T, B, H), new(T, B, H)
         stats = new(T, 6, B, 1)  # mean and rstd of the three LayerNorms
-        deter, stoch, logits, soft = new(T, B, D), new(T, B, L), new(T, B, L), new(T, B, L)
+        deter, logits, soft = new(T, B, D), new(T, B, L), new(T, B, L)
+        stoch = act_proj.new_zeros(T, B, L)  # one-hot rows: one scatter per step
         w_zt, w_xt, w_ht, w_oht, w_outt = w.w_z.t(), w.w_x.t(), w.w_h.t(), w.w_oh.t(), w.w_out.t()
         h, z = h_start, z_start
         for t in range(T):
@@ -146,7 +147,7 @@ class _PosteriorScan(torch.autograd.Function):
             soft[t] = p.view(B, L)
             probs = p * (1.0 - unimix) + unimix / classes
             index = (torch.log(probs) + noise[t]).argmax(-1, keepdim=True)
-            z = stoch[t].view(B, S, classes).zero_().scatter_(-1, index, 1.0).view(B, L)
+            z = stoch[t].view(B, S, classes).scatter_(-1, index, 1.0).view(B, L)
         ctx.resets, ctx.classes, ctx.unimix = resets, classes, unimix
         ctx.save_for_backward(
             first, h_prev, z_prev, u_all, a1_all, x_all, g_all, n_all, gates, q_all, a3_all,
