@@ -37,14 +37,23 @@ def _batch(B: int = 3, T: int = 7) -> Batch:
 
 
 @pytest.mark.parametrize("chunk_rows", [1024, 6])
-@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+@pytest.mark.parametrize(
+    "dtype, packed",
+    [(torch.float64, False), (torch.float32, True), (torch.float32, False)],
+    ids=["float64", "float32-onednn-packed", "float32-addmm"],
+)
 @pytest.mark.parametrize("reset_mid_sequence", [False, True])
-def test_observe_gradients_match_plain_autograd(monkeypatch, reset_mid_sequence, dtype, chunk_rows):
+def test_observe_gradients_match_plain_autograd(
+    monkeypatch, reset_mid_sequence, dtype, packed, chunk_rows
+):
     """The posterior scan (hand-written backward) and the autograd loop with chunked weight
     gradients give the plain autograd loop's losses and gradients, including through resets;
     ``chunk_rows`` 6 makes the scan's backward add its weight gradients in chunks of 2 steps
-    (B = 3, T = 7: three full chunks and a partial one)."""
+    (B = 3, T = 7: three full chunks and a partial one). In float32 the scan runs both with its
+    oneDNN-packed recurrent matmuls (where this PyTorch build has them) and with plain addmm."""
     monkeypatch.setattr(posterior_scan, "_CHUNK_ROWS", chunk_rows)
+    if not packed:
+        monkeypatch.setattr(posterior_scan, "_onednn_packing", lambda device_type, dtype: False)
     torch.manual_seed(0)
     wm = WorldModel(make_config("tiny").world_model, obs_dim=3, act_dim=2).to(dtype)
     batch = _batch()
@@ -71,6 +80,21 @@ def test_observe_gradients_match_plain_autograd(monkeypatch, reset_mid_sequence,
         assert fast.keys() == plain[1].keys() and "rssm.gru.linear_h.weight" in fast
         for name in plain[1]:
             assert torch.allclose(fast[name], plain[1][name], **tol), name
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_recurrent_linear_matches_addmm(dtype):
+    """x W^T and x W^T + other, for the packed (float32 CPU, oneDNN) and the plain path (float64)."""
+    g = torch.Generator().manual_seed(0)
+    w = torch.randn(48, 20, generator=g, dtype=dtype)
+    other = torch.randn(5, 48, generator=g, dtype=dtype)
+    f = posterior_scan.recurrent_linear(w, rows=5)
+    for rows in (5, 3):  # packed for 5 rows, still right for another row count
+        x = torch.randn(rows, 20, generator=g, dtype=dtype)
+        tol = {"atol": 1e-5, "rtol": 1e-5} if dtype == torch.float32 else {"atol": 1e-12}
+        assert torch.allclose(f(x, None), x @ w.T, **tol)
+        assert torch.allclose(f(x, other[:rows]), other[:rows] + x @ w.T, **tol)
+    assert f(x, None).dtype == dtype and not f(x, None).requires_grad
 
 
 def test_observe_without_gradients_and_from_a_given_start():
