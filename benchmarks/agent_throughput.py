@@ -30,8 +30,10 @@ from torch.utils.flop_counter import FlopCounterMode
 from mamba_agent import MAMBA
 from mamba_agent.behavior.actor_critic import ActorCritic
 from mamba_agent.config import make_config
+from mamba_agent.cpu_memory import retain_freed_memory
 from mamba_agent.data.batch import Batch
 from mamba_agent.world_model.model import WorldModel
+from mamba_agent.world_model.scan_extension import native_scan_available
 
 YARDSTICK = Path("/work/shared/bench/yardstick.py")
 
@@ -62,8 +64,12 @@ _ONEDNN_LINEAR_FLOPS = (
 )
 
 
-def _update_timing(T: int, repeats: int, threads: int, precision: str, queue: mp.Queue) -> None:
+def _update_timing(
+    T: int, repeats: int, threads: int, precision: str, retain: bool, queue: mp.Queue
+) -> None:
     torch.set_num_threads(threads)
+    if retain:  # as MAMBA.learn does on the CPU (config field cpu_retain_memory)
+        retain_freed_memory()
     torch.manual_seed(0)
     cfg = make_config("point_robot", imag_starts=512, imag_horizon=2, batch_size=16)
     obs_dim, act_dim = 4, 2
@@ -132,13 +138,13 @@ class PointRobotLike(gym.Env):
         return obs, r, False, self.t >= 300, {"sub_episode_end": self.t % 100 == 0}
 
 
-def _learn_fps(steps: int, threads: int, queue: mp.Queue) -> None:
+def _learn_fps(steps: int, threads: int, retain: bool, queue: mp.Queue) -> None:
     torch.set_num_threads(threads)
     try:
         import meta_envs  # noqa: F401  (benchmarks may import both packages)
 
         env, name = "meta_envs/PointRobot-v0", "meta_envs/PointRobot-v0"
-        model = MAMBA(env, preset="point_robot_cpu", device="cpu", seed=0)
+        model = MAMBA(env, preset="point_robot_cpu", device="cpu", seed=0, cpu_retain_memory=retain)
     except Exception:  # meta_envs not (yet) importable: a stand-in of the same shape
         env, name = PointRobotLike(), "PointRobotLike (stand-in)"
         model = MAMBA(
@@ -146,6 +152,7 @@ def _learn_fps(steps: int, threads: int, queue: mp.Queue) -> None:
             preset="point_robot_cpu",
             device="cpu",
             seed=0,
+            cpu_retain_memory=retain,
         )
     t0 = time.perf_counter()
     model.learn(steps)
@@ -194,6 +201,12 @@ def main() -> None:
     parser.add_argument("--learn-steps", type=int, default=6000)
     parser.add_argument("--skip-learn", action="store_true")
     parser.add_argument(
+        "--free-memory",
+        action="store_true",
+        help="time the updates with the C library's default malloc settings (the library's "
+        "cpu_retain_memory=False) instead of retain_freed_memory()",
+    )
+    parser.add_argument(
         "--precision",
         default="float32",
         choices=["float32", "bfloat16"],
@@ -209,12 +222,18 @@ def main() -> None:
     if args.omp_wait_policy:
         os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
     policy = os.environ.get("OMP_WAIT_POLICY", "")
-    print(f"threads {args.threads}, precision {args.precision}, OMP_WAIT_POLICY={policy}")
+    print(
+        f"threads {args.threads}, precision {args.precision}, OMP_WAIT_POLICY={policy}, "
+        f"cpu_retain_memory {not args.free_memory}, posterior scan "
+        f"{'C++' if native_scan_available('cpu', torch.float32) else 'Python'}"
+    )
     factor = yardstick()
     print(f"yardstick factor (median of 3): {factor}")
     rows = []
     for T in args.lengths:
-        r = _in_subprocess(_update_timing, T, args.repeats, args.threads, args.precision)
+        r = _in_subprocess(
+            _update_timing, T, args.repeats, args.threads, args.precision, not args.free_memory
+        )
         rows.append(r)
         print(
             f"update  B=16 T={T:5d}: {r['update_s']:.3f} s/update (world model {r['wm_s']:.3f} s,"
@@ -234,7 +253,7 @@ def main() -> None:
         verdict = "meets" if rows[0]["update_s"] <= target else "misses"
         print(f"target at T=300: 0.8 s x factor {factor} = {target:.2f} s -> {verdict} it")
     if not args.skip_learn:
-        r = _in_subprocess(_learn_fps, args.learn_steps, args.threads)
+        r = _in_subprocess(_learn_fps, args.learn_steps, args.threads, not args.free_memory)
         print(
             f"learn   {r['env']}, cpu preset: {r['steps']} env steps, {r['updates']} updates in "
             f"{r['seconds']:.1f} s = {r['fps']:.0f} env frames/s, peak RSS {r['peak_rss_mb']:.0f} MB"

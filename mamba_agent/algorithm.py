@@ -35,6 +35,7 @@ from mamba_agent.config import (
     make_config,
     preset_for_env,
 )
+from mamba_agent.cpu_memory import retain_freed_memory
 from mamba_agent.data.batch import Batch
 from mamba_agent.data.collector import Collector, CollectResult
 from mamba_agent.data.replay import MetaEpisodeReplay, wm_horizon
@@ -319,6 +320,8 @@ class MAMBA:
             raise ValueError("this model has no env: pass env= to MAMBA.load or set_env")
         cfg = self.config.train
         log_interval = cfg.log_interval if log_interval is None else log_interval
+        if self.device.type == "cpu" and cfg.cpu_retain_memory:
+            retain_freed_memory()
         if not self._custom_logger and (reset_num_timesteps or self._logger is None):
             self._logger = self._make_logger(tb_log_name, reset_num_timesteps)
         if reset_num_timesteps:

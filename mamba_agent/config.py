@@ -148,6 +148,11 @@ class TrainConfig:
     precision: Literal["float32", "bfloat16"] = "float32"
     """Opt-in mixed precision: "bfloat16" autocasts the forward passes of the updates (weights,
     optimiser states and acting stay float32)."""
+    cpu_retain_memory: bool = True
+    """When training on the CPU, keep freed memory in the process for reuse instead of returning it
+    to the kernel after every update (glibc ``mallopt``, process-wide: see
+    :mod:`mamba_agent.cpu_memory`); the resident memory then stays near its peak. False leaves the
+    C library's defaults."""
 
 
 @dataclass(frozen=True)

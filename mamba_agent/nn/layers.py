@@ -64,8 +64,12 @@ class LayerNormGRUCell(nn.Module):
         carry ``linear_h(h)`` / ``linear_x(x)`` computed by the caller (see
         :class:`DeferredLinearGrad`)."""
         h_proj = self.linear_h(h) if h_proj is None else h_proj
-        x_proj = self.linear_x(x) if x_proj is None else x_proj
-        parts = self.norm(x_proj + h_proj)
+        if x_proj is None and x.dim() == 2 and x.dtype == h_proj.dtype:
+            # h W_h^T + x W_x^T in one addmm: no separate (N, 3 size) x-projection and sum
+            pre = torch.addmm(h_proj, x, self.linear_x.weight.t())
+        else:
+            pre = (self.linear_x(x) if x_proj is None else x_proj) + h_proj
+        parts = self.norm(pre)
         reset, cand, update = parts.split(self.size, -1)
         cand = torch.tanh(torch.sigmoid(reset) * cand)
         gate = torch.sigmoid(update)  # (.to is free when the dtypes already agree)

@@ -26,7 +26,9 @@ from typing import Any
 
 import torch
 
-__all__ = ["ScanWeights", "posterior_scan"]
+from mamba_agent.world_model.scan_extension import native_scan_available
+
+__all__ = ["ScanWeights", "posterior_scan", "recurrent_linear"]
 
 _aten = torch.ops.aten
 
@@ -105,6 +107,28 @@ class _PosteriorScan(torch.autograd.Function):
         z_init: torch.Tensor,
         *params: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        ctx.resets, ctx.classes, ctx.unimix = resets, classes, unimix
+        ctx.native = native_scan_available(act_proj.device.type, act_proj.dtype)
+        if ctx.native:
+            T, B, _ = act_proj.shape
+            out = torch.ops.mamba_agent_scan.forward(
+                act_proj.contiguous(),
+                emb_proj.contiguous(),
+                noise.exp().reshape(T, B, -1).to(act_proj.dtype).contiguous(),  # exponential race
+                first,
+                torch.tensor(resets, dtype=torch.bool),
+                h_start,
+                z_start,
+                h_init,
+                z_init,
+                list(params),
+                _packed_weight(params[4], B),  # w_h
+                classes,
+                unimix,
+                eps,
+            )
+            ctx.save_for_backward(first, *out, *params)
+            return out[0], out[1], out[2]
         w = ScanWeights(*params)
         T, B, H = act_proj.shape
         D, L = h_start.shape[-1], z_start.shape[-1]
@@ -151,7 +175,6 @@ class _PosteriorScan(torch.autograd.Function):
             probs = p * (1.0 - unimix) + unimix / classes
             index = (torch.log(probs) + noise[t]).argmax(-1, keepdim=True)
             z = stoch[t].view(B, S, classes).scatter_(-1, index, 1.0).view(B, L)
-        ctx.resets, ctx.classes, ctx.unimix = resets, classes, unimix
         ctx.save_for_backward(
             first, h_prev, z_prev, u_all, a1_all, x_all, g_all, n_all, gates, q_all, a3_all,
             y_all, stats, deter, soft, *params,
@@ -163,6 +186,8 @@ class _PosteriorScan(torch.autograd.Function):
         ctx: Any, g_deter: torch.Tensor, g_stoch: torch.Tensor, g_logits: torch.Tensor
     ) -> tuple[torch.Tensor | None, ...]:
         saved = ctx.saved_tensors
+        if ctx.native:
+            return _native_backward(ctx, saved, g_deter, g_stoch, g_logits)
         first, h_prev, z_prev, u_all, a1_all, x_all, g_all, n_all, gates = saved[:9]
         q_all, a3_all, y_all, stats, deter, soft = saved[9:15]
         w = ScanWeights(*saved[15:])
@@ -258,8 +283,8 @@ def recurrent_linear(
     dominates a 16-row matmul (~1.7x faster on 16 x 512 x 1,536 here); the sum is accumulated in
     another order than ``addmm``'s (float32 rounding). Elsewhere, or when the ops are missing, addmm.
     """
-    if _onednn_packing(weight.device.type, weight.dtype):
-        packed = torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), rows)
+    packed = _packed_weight(weight, rows)
+    if packed is not None:
         plain = torch.ops.mkldnn._linear_pointwise.default
         binary = torch.ops.mkldnn._linear_pointwise.binary
 
@@ -275,6 +300,43 @@ def recurrent_linear(
         return torch.mm(x, weight_t) if other is None else torch.addmm(other, x, weight_t)
 
     return linear
+
+
+def _packed_weight(weight: torch.Tensor, rows: int) -> torch.Tensor | None:
+    """``weight`` (out, in) packed by oneDNN for ``rows``-row inputs, or None where not available."""
+    if not _onednn_packing(weight.device.type, weight.dtype):
+        return None
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), rows)
+
+
+def _native_backward(
+    ctx: Any,
+    saved: tuple[torch.Tensor, ...],
+    g_deter: torch.Tensor | None,
+    g_stoch: torch.Tensor | None,
+    g_logits: torch.Tensor | None,
+) -> tuple[torch.Tensor | None, ...]:
+    """The C++ backward (``posterior_scan.cpp``) of the C++ forward's saved tensors."""
+    first, out, params = saved[0], saved[1:17], saved[17:]
+    deter, soft = out[0], out[15]
+    g_deter = torch.zeros_like(deter) if g_deter is None else g_deter
+    g_stoch = torch.zeros_like(soft) if g_stoch is None else g_stoch
+    g_logits = torch.zeros_like(soft) if g_logits is None else g_logits
+    grads = torch.ops.mamba_agent_scan.backward(
+        list(out),
+        first,
+        torch.tensor(ctx.resets, dtype=torch.bool),
+        g_deter,
+        g_stoch,
+        g_logits,
+        list(params),
+        _packed_weight(params[4].t(), deter.shape[1]),  # d_g W_h
+        ctx.classes,
+        ctx.unimix,
+        _CHUNK_ROWS,
+    )
+    # classes, unimix, eps, resets, first, noise; act_proj, emb_proj, start, init, weights
+    return (None,) * 6 + tuple(grads)
 
 
 @functools.cache

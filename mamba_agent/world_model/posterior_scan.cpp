@@ -1,0 +1,332 @@
+// The RSSM posterior scan in C++: the same forward and backward loops as the Python ones in
+// posterior_scan.py (see its docstring for the step), without Python's per-op overhead and with the
+// LayerNorms, the GRU gates, the softmax backward and the categorical sampling written as fused
+// loops over the B rows of a step. Matmuls, SiLU, sigmoid, tanh and softmax stay ATen calls (their
+// vectorised kernels). Built on first use by mamba_agent.world_model.scan_extension.
+//
+// Layout: every (T, B, ...) tensor is contiguous and time-major. Weights, in this order:
+//   w_z (H, L), ln1_w, ln1_b (H), w_x (3D, H), w_h (3D, D), ln2_w, ln2_b (3D), w_oh (H, D),
+//   ln3_w, ln3_b (H), w_out (L, H), b_out (L).
+// Sampling uses the exponential race: argmax_c p_c exp(g_c) = argmax_c (log p_c + g_c) for the
+// Gumbel noise g, so the caller passes exp(g).
+
+#include <ATen/ATen.h>
+#include <ATen/core/dispatch/Dispatcher.h>
+#include <torch/library.h>
+
+#include <algorithm>
+#include <cmath>
+#include <optional>
+#include <vector>
+
+namespace {
+
+using at::Tensor;
+
+// x W^T + other with a weight packed by mkldnn::_reorder_linear_weight.
+Tensor packed_linear_add(const Tensor& x, const Tensor& other, const Tensor& packed) {
+  static auto op =
+      c10::Dispatcher::singleton()
+          .findSchemaOrThrow("mkldnn::_linear_pointwise", "binary")
+          .typed<Tensor(const Tensor&, const Tensor&, const Tensor&, const std::optional<Tensor>&,
+                        c10::string_view)>();
+  return op.call(x, other, packed, std::nullopt, "add");
+}
+
+// y = LN(x) * w + b over rows of n; writes the row means and reciprocal std.
+template <typename T>
+void layer_norm_rows(const T* x, const T* w, const T* b, T* y, T* mean, T* rstd, int64_t rows,
+                     int64_t n, double eps) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* xr = x + r * n;
+    T* yr = y + r * n;
+    T sum = 0;
+#pragma omp simd reduction(+ : sum)
+    for (int64_t i = 0; i < n; ++i) sum += xr[i];
+    const T m = sum / static_cast<T>(n);
+    T sq = 0;
+#pragma omp simd reduction(+ : sq)
+    for (int64_t i = 0; i < n; ++i) sq += (xr[i] - m) * (xr[i] - m);
+    const T rs = static_cast<T>(1.0 / std::sqrt(static_cast<double>(sq) / n + eps));
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) yr[i] = (xr[i] - m) * rs * w[i] + b[i];
+    mean[r] = m;
+    rstd[r] = rs;
+  }
+}
+
+// Input gradient of y = LN(x) * w + b from dy, rows of n; adds the weight and bias gradients.
+template <typename T>
+void layer_norm_backward_rows(const T* dy, const T* x, const T* mean, const T* rstd, const T* w,
+                              T* dx, T* acc_w, T* acc_b, int64_t rows, int64_t n) {
+  for (int64_t r = 0; r < rows; ++r) {
+    const T* dyr = dy + r * n;
+    const T* xr = x + r * n;
+    T* dxr = dx + r * n;
+    const T m = mean[r], rs = rstd[r];
+    T c1 = 0, c2 = 0;
+#pragma omp simd reduction(+ : c1, c2)
+    for (int64_t i = 0; i < n; ++i) {
+      const T xhat = (xr[i] - m) * rs;
+      const T g = dyr[i] * w[i];
+      c1 += g;
+      c2 += g * xhat;
+      acc_w[i] += dyr[i] * xhat;
+      acc_b[i] += dyr[i];
+    }
+    c1 /= static_cast<T>(n);
+    c2 /= static_cast<T>(n);
+#pragma omp simd
+    for (int64_t i = 0; i < n; ++i) {
+      const T xhat = (xr[i] - m) * rs;
+      dxr[i] = rs * (dyr[i] * w[i] - c1 - xhat * c2);
+    }
+  }
+}
+
+template <typename T>
+T* ptr(const Tensor& t) {
+  return t.data_ptr<T>();
+}
+
+template <typename T>
+std::vector<Tensor> forward_impl(const Tensor& act_proj, const Tensor& emb_proj,
+                                 const Tensor& exp_noise, const Tensor& first,
+                                 const std::vector<bool>& resets, const Tensor& h_start,
+                                 const Tensor& z_start, const Tensor& h_init, const Tensor& z_init,
+                                 at::TensorList w, const std::optional<Tensor>& packed_h,
+                                 int64_t classes, double unimix, double eps) {
+  const int64_t steps = act_proj.size(0), B = act_proj.size(1), H = act_proj.size(2);
+  const int64_t D = h_start.size(1), L = z_start.size(1), C = classes, S = L / C;
+  auto opts = act_proj.options();
+  Tensor h_prev = at::empty({steps, B, D}, opts), z_prev = at::empty({steps, B, L}, opts);
+  Tensor u_all = at::empty({steps, B, H}, opts), a1_all = at::empty({steps, B, H}, opts);
+  Tensor x_all = at::empty({steps, B, H}, opts), g_all = at::empty({steps, B, 3 * D}, opts);
+  Tensor n_all = at::empty({steps, B, 3 * D}, opts), gates = at::empty({steps, B, 3 * D}, opts);
+  Tensor q_all = at::empty({steps, B, H}, opts), a3_all = at::empty({steps, B, H}, opts);
+  Tensor y_all = at::empty({steps, B, H}, opts), stats = at::empty({steps, 6, B}, opts);
+  Tensor deter = at::empty({steps, B, D}, opts), logits = at::empty({steps, B, L}, opts);
+  Tensor soft = at::empty({steps, B, L}, opts), stoch = at::zeros({steps, B, L}, opts);
+  Tensor sig = at::empty({B, 3 * D}, opts), pre = at::empty({B, D}, opts);
+  Tensor cand = at::empty({B, D}, opts);
+  const Tensor w_zt = w[0].t(), w_xt = w[3].t(), w_ht = w[4].t(), w_oht = w[7].t();
+  const Tensor w_outt = w[10].t();
+  const T *ln1_w = ptr<T>(w[1]), *ln1_b = ptr<T>(w[2]), *ln2_w = ptr<T>(w[5]);
+  const T *ln2_b = ptr<T>(w[6]), *ln3_w = ptr<T>(w[8]), *ln3_b = ptr<T>(w[9]);
+  const T keep = static_cast<T>(1.0 - unimix), floor_p = static_cast<T>(unimix / C);
+  Tensor h = h_start.contiguous(), z = z_start.contiguous();
+  for (int64_t t = 0; t < steps; ++t) {
+    if (resets[t]) {
+      h = at::where(first[t], h_init, h).contiguous();
+      z = at::where(first[t], z_init, z).contiguous();
+    }
+    h_prev[t].copy_(h);
+    z_prev[t].copy_(z);
+    T* st = ptr<T>(stats[t]);
+    Tensor u = u_all[t], a1 = a1_all[t], x = x_all[t], g = g_all[t], n = n_all[t];
+    at::addmm_out(u, act_proj[t], z, w_zt);
+    layer_norm_rows<T>(ptr<T>(u), ln1_w, ln1_b, ptr<T>(a1), st, st + B, B, H, eps);
+    at::silu_out(x, a1);
+    if (packed_h.has_value()) {
+      g.copy_(packed_linear_add(h, at::mm(x, w_xt), *packed_h));
+    } else {
+      at::addmm_out(g, at::mm(h, w_ht), x, w_xt);
+    }
+    layer_norm_rows<T>(ptr<T>(g), ln2_w, ln2_b, ptr<T>(n), st + 2 * B, st + 3 * B, B, 3 * D, eps);
+    at::sigmoid_out(sig, n);  // reset and update gates (the middle third is not used)
+    const T *sg = ptr<T>(sig), *nn = ptr<T>(n), *hp = ptr<T>(h);
+    T *pr = ptr<T>(pre), *gt = ptr<T>(gates[t]), *cd = ptr<T>(cand), *hn = ptr<T>(deter[t]);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t o = b * 3 * D;
+#pragma omp simd
+      for (int64_t d = 0; d < D; ++d) {
+        pr[b * D + d] = sg[o + d] * nn[o + D + d];
+        gt[o + d] = sg[o + d];
+        gt[o + 2 * D + d] = sg[o + 2 * D + d];
+      }
+    }
+    at::tanh_out(cand, pre);
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t o = b * 3 * D;
+#pragma omp simd
+      for (int64_t d = 0; d < D; ++d) {
+        const T c = cd[b * D + d], upd = gt[o + 2 * D + d], h0 = hp[b * D + d];
+        gt[o + D + d] = c;
+        // torch.lerp's formula, so that both scans round alike
+        hn[b * D + d] = upd < T(0.5) ? h0 + upd * (c - h0) : c - (c - h0) * (T(1) - upd);
+      }
+    }
+    h = deter[t];
+    Tensor q = q_all[t], a3 = a3_all[t], y = y_all[t], lg = logits[t];
+    at::addmm_out(q, emb_proj[t], h, w_oht);
+    layer_norm_rows<T>(ptr<T>(q), ln3_w, ln3_b, ptr<T>(a3), st + 4 * B, st + 5 * B, B, H, eps);
+    at::silu_out(y, a3);
+    at::addmm_out(lg, w[11], y, w_outt);
+    Tensor p = soft[t].view({B, S, C});
+    at::_softmax_out(p, lg.view({B, S, C}), -1, false);
+    const T *pp = ptr<T>(p), *en = ptr<T>(exp_noise[t]);
+    T* zt = ptr<T>(stoch[t]);
+    for (int64_t k = 0; k < B * S; ++k) {
+      const int64_t o = k * C;
+      int64_t best = 0;
+      T best_score = -1;
+      for (int64_t c = 0; c < C; ++c) {
+        const T score = (pp[o + c] * keep + floor_p) * en[o + c];
+        if (score > best_score) {
+          best_score = score;
+          best = c;
+        }
+      }
+      zt[o + best] = 1;
+    }
+    z = stoch[t];
+  }
+  return {deter, stoch, logits, h_prev, z_prev, u_all, a1_all, x_all, g_all, n_all, gates,
+          q_all, a3_all, y_all, stats, soft};
+}
+
+template <typename T>
+std::vector<Tensor> backward_impl(at::TensorList saved, const Tensor& first,
+                                  const std::vector<bool>& resets, const Tensor& g_deter,
+                                  const Tensor& g_stoch, const Tensor& g_logits, at::TensorList w,
+                                  const std::optional<Tensor>& packed_ht, int64_t classes,
+                                  double unimix, int64_t chunk_rows) {
+  const Tensor &deter = saved[0], &h_prev = saved[3], &z_prev = saved[4], &u_all = saved[5];
+  const Tensor &a1_all = saved[6], &x_all = saved[7], &g_all = saved[8], &n_all = saved[9];
+  const Tensor &gates = saved[10], &q_all = saved[11], &a3_all = saved[12], &y_all = saved[13];
+  const Tensor &stats = saved[14], &soft = saved[15];
+  const int64_t steps = deter.size(0), B = deter.size(1), D = deter.size(2);
+  const int64_t H = u_all.size(2), L = soft.size(2), C = classes, S = L / C;
+  const int64_t K = std::max<int64_t>(1, chunk_rows / B);
+  auto opts = deter.options();
+  Tensor d_u = at::empty({steps, B, H}, opts), d_q = at::empty({steps, B, H}, opts);
+  Tensor d_lg = at::empty({K, B, L}, opts), d_g = at::empty({K, B, 3 * D}, opts);
+  Tensor d_y = at::empty({B, H}, opts), d_a = at::empty({B, H}, opts);
+  Tensor d_ht = at::empty({B, D}, opts), dn = at::empty({B, 3 * D}, opts);
+  Tensor d_hd = at::empty({B, D}, opts);
+  std::vector<Tensor> acc;
+  for (const auto& p : w) acc.push_back(at::zeros_like(p));
+  T *acc_ln1_w = ptr<T>(acc[1]), *acc_ln1_b = ptr<T>(acc[2]), *acc_ln2_w = ptr<T>(acc[5]);
+  T *acc_ln2_b = ptr<T>(acc[6]), *acc_ln3_w = ptr<T>(acc[8]), *acc_ln3_b = ptr<T>(acc[9]);
+  T* acc_b_out = ptr<T>(acc[11]);
+  const T *ln1_w = ptr<T>(w[1]), *ln2_w = ptr<T>(w[5]), *ln3_w = ptr<T>(w[8]);
+  const T keep = static_cast<T>(1.0 - unimix);
+  Tensor d_h_init = at::zeros({B, D}, opts), d_z_init = at::zeros({B, L}, opts);
+  Tensor d_h = at::zeros({B, D}, opts), d_z = at::zeros({B, L}, opts);
+  for (int64_t t = steps - 1; t >= 0; --t) {
+    const int64_t j = t % K;
+    const T* st = ptr<T>(stats[t]);
+    // z_t = onehot + p - sg(p), p = (1 - unimix) softmax(logits) + unimix / C
+    {
+      const T *gs = ptr<T>(g_stoch[t]), *dz = ptr<T>(d_z), *pp = ptr<T>(soft[t]);
+      const T* gl = ptr<T>(g_logits[t]);
+      T* dl = ptr<T>(d_lg[j]);
+      for (int64_t k = 0; k < B * S; ++k) {
+        const int64_t o = k * C;
+        T dot = 0;
+        for (int64_t c = 0; c < C; ++c) dot += (gs[o + c] + dz[o + c]) * keep * pp[o + c];
+        for (int64_t c = 0; c < C; ++c) {
+          const T v = pp[o + c] * ((gs[o + c] + dz[o + c]) * keep - dot) + gl[o + c];
+          dl[o + c] = v;
+          acc_b_out[(o + c) % L] += v;
+        }
+      }
+    }
+    at::mm_out(d_y, d_lg[j], w[10]);
+    at::silu_backward_out(d_a, d_y, a3_all[t]);
+    layer_norm_backward_rows<T>(ptr<T>(d_a), ptr<T>(q_all[t]), st + 4 * B, st + 5 * B, ln3_w,
+                                ptr<T>(d_q[t]), acc_ln3_w, acc_ln3_b, B, H);
+    d_h.add_(g_deter[t]);
+    at::addmm_out(d_ht, d_h, d_q[t], w[7]);  // all of dL/dh_t
+    {
+      const T *dh = ptr<T>(d_ht), *gt = ptr<T>(gates[t]), *hp = ptr<T>(h_prev[t]);
+      const T* nn = ptr<T>(n_all[t]);
+      T *dnp = ptr<T>(dn), *dhd = ptr<T>(d_hd);
+      for (int64_t b = 0; b < B; ++b) {
+        const int64_t o = b * 3 * D;
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) {
+          const T g = dh[b * D + d], s = gt[o + d], c = gt[o + D + d], upd = gt[o + 2 * D + d];
+          const T d_cand = g * upd;
+          const T d_sc = d_cand * (T(1) - c * c);
+          dnp[o + 2 * D + d] = g * (c - hp[b * D + d]) * upd * (T(1) - upd);
+          dnp[o + D + d] = d_sc * s;
+          dnp[o + d] = d_sc * nn[o + D + d] * s * (T(1) - s);
+          dhd[b * D + d] = g - d_cand;
+        }
+      }
+    }
+    Tensor dg = d_g[j];
+    layer_norm_backward_rows<T>(ptr<T>(dn), ptr<T>(g_all[t]), st + 2 * B, st + 3 * B, ln2_w,
+                                ptr<T>(dg), acc_ln2_w, acc_ln2_b, B, 3 * D);
+    Tensor d_hp = packed_ht.has_value() ? packed_linear_add(dg, d_hd, *packed_ht)
+                                        : at::addmm(d_hd, dg, w[4]);
+    at::mm_out(d_y, dg, w[3]);
+    at::silu_backward_out(d_a, d_y, a1_all[t]);
+    layer_norm_backward_rows<T>(ptr<T>(d_a), ptr<T>(u_all[t]), st, st + B, ln1_w, ptr<T>(d_u[t]),
+                                acc_ln1_w, acc_ln1_b, B, H);
+    Tensor d_zp = at::mm(d_u[t], w[0]);
+    if (resets[t]) {  // rows reset at t took h_{t-1}, z_{t-1} from the initial state
+      const Tensor f = first[t];
+      d_h_init.add_(at::where(f, d_hp, 0.0));
+      d_z_init.add_(at::where(f, d_zp, 0.0));
+      d_hp = at::where(f, 0.0, d_hp);
+      d_zp = at::where(f, 0.0, d_zp);
+    }
+    d_h = d_hp.contiguous();
+    d_z = d_zp.contiguous();
+    if (j == 0) {  // the chunk t .. t + n - 1 is complete: its weight gradients in one matmul each
+      const int64_t n = std::min(K, steps - t);
+      auto rows = [](const Tensor& x) { return x.reshape({-1, x.size(-1)}); };
+      auto c = [&](const Tensor& x) { return rows(x.narrow(0, t, n)); };
+      auto k = [&](const Tensor& x) { return rows(x.narrow(0, 0, n)); };
+      acc[0].addmm_(c(d_u).t(), c(z_prev));
+      acc[3].addmm_(k(d_g).t(), c(x_all));
+      acc[4].addmm_(k(d_g).t(), c(h_prev));
+      acc[7].addmm_(c(d_q).t(), c(deter));
+      acc[10].addmm_(k(d_lg).t(), c(y_all));
+    }
+  }
+  std::vector<Tensor> out = {d_u, d_q, d_h, d_z, d_h_init, d_z_init};
+  out.insert(out.end(), acc.begin(), acc.end());
+  return out;
+}
+
+std::vector<bool> flags(const Tensor& resets) {
+  const Tensor r = resets.to(at::kBool).contiguous();
+  const bool* p = r.data_ptr<bool>();
+  return std::vector<bool>(p, p + r.numel());
+}
+
+std::vector<Tensor> scan_forward(const Tensor& act_proj, const Tensor& emb_proj,
+                                 const Tensor& exp_noise, const Tensor& first,
+                                 const Tensor& resets, const Tensor& h_start,
+                                 const Tensor& z_start, const Tensor& h_init, const Tensor& z_init,
+                                 at::TensorList weights, const std::optional<Tensor>& packed_h,
+                                 int64_t classes, double unimix, double eps) {
+  const auto r = flags(resets);
+  return AT_DISPATCH_FLOATING_TYPES(act_proj.scalar_type(), "posterior_scan_forward", [&] {
+    return forward_impl<scalar_t>(act_proj, emb_proj, exp_noise, first, r, h_start, z_start,
+                                  h_init, z_init, weights, packed_h, classes, unimix, eps);
+  });
+}
+
+std::vector<Tensor> scan_backward(at::TensorList saved, const Tensor& first, const Tensor& resets,
+                                  const Tensor& g_deter, const Tensor& g_stoch,
+                                  const Tensor& g_logits, at::TensorList weights,
+                                  const std::optional<Tensor>& packed_ht, int64_t classes,
+                                  double unimix, int64_t chunk_rows) {
+  const auto r = flags(resets);
+  return AT_DISPATCH_FLOATING_TYPES(saved[0].scalar_type(), "posterior_scan_backward", [&] {
+    return backward_impl<scalar_t>(saved, first, r, g_deter.contiguous(), g_stoch.contiguous(),
+                                   g_logits.contiguous(), weights, packed_ht, classes, unimix,
+                                   chunk_rows);
+  });
+}
+
+}  // namespace
+
+TORCH_LIBRARY(mamba_agent_scan, m) {
+  m.def("forward", &scan_forward);
+  m.def("backward", &scan_backward);
+}
