@@ -222,3 +222,18 @@ def test_dreamer_vanilla_and_vector_env_input():
     model = MAMBA(venv, preset="tiny", seed=0, dreamer_vanilla=True, window_length=4)
     model.learn(60)
     assert model._n_updates > 0 and model.last_metrics["world_model/horizon"] == 4.0
+
+
+@pytest.mark.parametrize("retain", [True, False])
+def test_learn_on_cpu_retains_freed_memory_unless_disabled(monkeypatch, retain):
+    """learn on the CPU applies the glibc settings of mamba_agent.cpu_memory (config field
+    cpu_retain_memory, on by default); with the field False it leaves the C library alone."""
+    import mamba_agent.algorithm as algorithm
+    from mamba_agent.cpu_memory import retain_freed_memory
+
+    calls = []
+    monkeypatch.setattr(algorithm, "retain_freed_memory", lambda: calls.append(1) or True)
+    tiny(device="cpu", cpu_retain_memory=retain).learn(10)
+    assert calls == ([1] if retain else [])
+    if os.uname().sysname == "Linux" and "glibc" in os.confstr("CS_GNU_LIBC_VERSION"):
+        assert retain_freed_memory() and retain_freed_memory()  # applied, idempotent

@@ -7,6 +7,7 @@ import torch
 
 import mamba_agent.world_model.posterior_scan as posterior_scan
 import mamba_agent.world_model.rssm as rssm_module
+import mamba_agent.world_model.scan_extension as scan_extension
 from mamba_agent.behavior.actor_critic import Actor, imagine
 from mamba_agent.config import make_config
 from mamba_agent.data.batch import Batch
@@ -43,17 +44,32 @@ def _batch(B: int = 3, T: int = 7) -> Batch:
     ids=["float64", "float32-onednn-packed", "float32-addmm"],
 )
 @pytest.mark.parametrize("reset_mid_sequence", [False, True])
+@pytest.mark.parametrize("scan_impl", ["c++", "python"])
 def test_observe_gradients_match_plain_autograd(
-    monkeypatch, reset_mid_sequence, dtype, packed, chunk_rows
+    monkeypatch, scan_impl, reset_mid_sequence, dtype, packed, chunk_rows
 ):
-    """The posterior scan (hand-written backward) and the autograd loop with chunked weight
-    gradients give the plain autograd loop's losses and gradients, including through resets;
-    ``chunk_rows`` 6 makes the scan's backward add its weight gradients in chunks of 2 steps
-    (B = 3, T = 7: three full chunks and a partial one). In float32 the scan runs both with its
-    oneDNN-packed recurrent matmuls (where this PyTorch build has them) and with plain addmm."""
+    """The posterior scan (hand-written backward; the C++ loops and the Python ones) and the
+    autograd loop with chunked weight gradients give the plain autograd loop's losses and
+    gradients, including through resets; ``chunk_rows`` 6 makes the scan's backward add its weight
+    gradients in chunks of 2 steps (B = 3, T = 7: three full chunks and a partial one). In float32
+    the scan runs both with its oneDNN-packed recurrent matmuls (where this PyTorch build has them)
+    and with plain addmm."""
     monkeypatch.setattr(posterior_scan, "_CHUNK_ROWS", chunk_rows)
     if not packed:
         monkeypatch.setattr(posterior_scan, "_onednn_packing", lambda device_type, dtype: False)
+    if scan_impl == "python":
+        monkeypatch.setattr(posterior_scan, "native_scan_available", lambda *args: False)
+    else:
+        assert scan_extension.native_scan_available("cpu", dtype), "the C++ scan did not build"
+    calls = []
+    original = posterior_scan._PosteriorScan.forward
+
+    def spy(ctx, *args):
+        out = original(ctx, *args)
+        calls.append(ctx.native)
+        return out
+
+    monkeypatch.setattr(posterior_scan._PosteriorScan, "forward", staticmethod(spy))
     torch.manual_seed(0)
     wm = WorldModel(make_config("tiny").world_model, obs_dim=3, act_dim=2).to(dtype)
     batch = _batch()
@@ -70,6 +86,7 @@ def test_observe_gradients_match_plain_autograd(
         return loss, {n: p.grad.clone() for n, p in wm.named_parameters() if p.grad is not None}
 
     scan = grads()
+    assert calls == [scan_impl == "c++"]
     monkeypatch.setattr(rssm_module.RSSM, "observe", rssm_module.RSSM.observe_autograd)
     chunked = grads()
     monkeypatch.setattr(rssm_module, "DeferredLinearGrad", PlainLinear)
@@ -95,6 +112,26 @@ def test_recurrent_linear_matches_addmm(dtype):
         assert torch.allclose(f(x, None), x @ w.T, **tol)
         assert torch.allclose(f(x, other[:rows]), other[:rows] + x @ w.T, **tol)
     assert f(x, None).dtype == dtype and not f(x, None).requires_grad
+
+
+def test_scan_extension_env_var_and_build_failure(monkeypatch):
+    """MAMBA_AGENT_SCAN=python skips the C++ scan; a failed build warns once and falls back."""
+    monkeypatch.setenv(scan_extension.SCAN_ENV_VAR, "python")
+    assert not scan_extension.native_scan_available("cpu", torch.float32)
+    monkeypatch.delenv(scan_extension.SCAN_ENV_VAR)
+    assert not scan_extension.native_scan_available("cpu", torch.float16)
+    assert not scan_extension.native_scan_available("cuda", torch.float32)
+
+    def fail(**kwargs):
+        raise RuntimeError("Ninja is required to load C++ extensions")
+
+    monkeypatch.setattr(torch.utils.cpp_extension, "load", fail)
+    scan_extension._load.cache_clear()
+    try:
+        with pytest.warns(RuntimeWarning, match="Ninja is required"):
+            assert not scan_extension.native_scan_available("cpu", torch.float32)
+    finally:
+        scan_extension._load.cache_clear()
 
 
 def test_observe_without_gradients_and_from_a_given_start():
