@@ -32,8 +32,8 @@ from mamba_agent.behavior.actor_critic import ActorCritic
 from mamba_agent.config import make_config
 from mamba_agent.cpu_memory import retain_freed_memory
 from mamba_agent.data.batch import Batch
+from mamba_agent.nn.kernels import native_kernels_available
 from mamba_agent.world_model.model import WorldModel
-from mamba_agent.world_model.scan_extension import native_scan_available
 
 YARDSTICK = Path("/work/shared/bench/yardstick.py")
 
@@ -224,8 +224,8 @@ def main() -> None:
     policy = os.environ.get("OMP_WAIT_POLICY", "")
     print(
         f"threads {args.threads}, precision {args.precision}, OMP_WAIT_POLICY={policy}, "
-        f"cpu_retain_memory {not args.free_memory}, posterior scan "
-        f"{'C++' if native_scan_available('cpu', torch.float32) else 'Python'}"
+        f"cpu_retain_memory {not args.free_memory}, kernels "
+        f"{'C++' if native_kernels_available('cpu', torch.float32) else 'PyTorch ops'}"
     )
     factor = yardstick()
     print(f"yardstick factor (median of 3): {factor}")

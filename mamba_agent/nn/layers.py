@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import functools
+from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+from mamba_agent.nn.kernels import native_kernels_available
 
 __all__ = ["mlp", "LayerNormGRUCell", "zero_init", "DeferredLinearGrad"]
 
@@ -69,11 +72,59 @@ class LayerNormGRUCell(nn.Module):
             pre = torch.addmm(h_proj, x, self.linear_x.weight.t())
         else:
             pre = (self.linear_x(x) if x_proj is None else x_proj) + h_proj
+        if _fused_gates(pre, h):
+            return _LayerNormGRUGates.apply(pre, h, self.norm.weight, self.norm.bias, self.norm.eps)
         parts = self.norm(pre)
         reset, cand, update = parts.split(self.size, -1)
         cand = torch.tanh(torch.sigmoid(reset) * cand)
         gate = torch.sigmoid(update)  # (.to is free when the dtypes already agree)
         return torch.lerp(h, cand.to(h.dtype), gate.to(h.dtype))
+
+
+def _fused_gates(pre: torch.Tensor, h: torch.Tensor) -> bool:
+    """Whether the C++ gates kernel applies: (N, 3D) rows on the CPU, one float dtype, no autocast."""
+    return (
+        pre.dim() == 2
+        and h.shape == (pre.shape[0], pre.shape[1] // 3)
+        and pre.dtype == h.dtype
+        and not torch.is_autocast_enabled(pre.device.type)
+        and native_kernels_available(pre.device.type, pre.dtype)
+    )
+
+
+class _LayerNormGRUGates(torch.autograd.Function):
+    """LayerNorm -> reset / candidate / update gates -> blend with h, as one C++ kernel
+    (``mamba_agent/nn/kernels.cpp``) with a hand-written backward; the same function as the
+    PyTorch ops of :meth:`LayerNormGRUCell.forward` (a test compares them and runs gradcheck)."""
+
+    @staticmethod
+    def forward(  # type: ignore[override]
+        ctx: Any,
+        pre: torch.Tensor,
+        h: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor,
+        eps: float,
+    ) -> torch.Tensor:
+        h_new, gates, mean, rstd = torch.ops.mamba_agent_kernels.gru_forward(
+            pre, h, weight, bias, eps
+        )
+        ctx.save_for_backward(pre, h, gates, mean, rstd, weight, bias)
+        return h_new
+
+    @staticmethod
+    def backward(ctx: Any, d_h_new: torch.Tensor) -> tuple[torch.Tensor | None, ...]:  # type: ignore[override]
+        d_pre, d_h, d_w, d_b = torch.ops.mamba_agent_kernels.gru_backward(
+            d_h_new, *ctx.saved_tensors
+        )
+        need = ctx.needs_input_grad
+        return (
+            d_pre if need[0] else None,
+            d_h if need[1] else None,
+            d_w if need[2] else None,
+            d_b if need[3] else None,
+            None,
+        )
 
 
 class DeferredLinearGrad:

@@ -26,7 +26,7 @@ from typing import Any
 
 import torch
 
-from mamba_agent.world_model.scan_extension import native_scan_available
+from mamba_agent.nn.kernels import native_kernels_available
 
 __all__ = ["ScanWeights", "posterior_scan", "recurrent_linear"]
 
@@ -108,10 +108,10 @@ class _PosteriorScan(torch.autograd.Function):
         *params: torch.Tensor,
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         ctx.resets, ctx.classes, ctx.unimix = resets, classes, unimix
-        ctx.native = native_scan_available(act_proj.device.type, act_proj.dtype)
+        ctx.native = native_kernels_available(act_proj.device.type, act_proj.dtype)
         if ctx.native:
             T, B, _ = act_proj.shape
-            out = torch.ops.mamba_agent_scan.forward(
+            out = torch.ops.mamba_agent_kernels.scan_forward(
                 act_proj.contiguous(),
                 emb_proj.contiguous(),
                 noise.exp().reshape(T, B, -1).to(act_proj.dtype).contiguous(),  # exponential race
@@ -316,13 +316,13 @@ def _native_backward(
     g_stoch: torch.Tensor | None,
     g_logits: torch.Tensor | None,
 ) -> tuple[torch.Tensor | None, ...]:
-    """The C++ backward (``posterior_scan.cpp``) of the C++ forward's saved tensors."""
+    """The C++ backward (``mamba_agent/nn/kernels.cpp``) of the C++ forward's saved tensors."""
     first, out, params = saved[0], saved[1:17], saved[17:]
     deter, soft = out[0], out[15]
     g_deter = torch.zeros_like(deter) if g_deter is None else g_deter
     g_stoch = torch.zeros_like(soft) if g_stoch is None else g_stoch
     g_logits = torch.zeros_like(soft) if g_logits is None else g_logits
-    grads = torch.ops.mamba_agent_scan.backward(
+    grads = torch.ops.mamba_agent_kernels.scan_backward(
         list(out),
         first,
         torch.tensor(ctx.resets, dtype=torch.bool),

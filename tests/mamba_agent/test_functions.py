@@ -194,9 +194,13 @@ def test_bounded_normal_matches_torch_normal():
     assert torch.equal(sample, torch.tensor([[1.0, -1.0]]))
 
 
-def test_layernorm_gru_cell_matches_dreamerv3_formula():
+@pytest.mark.parametrize("kernels", ["c++", "pytorch-ops"])
+def test_layernorm_gru_cell_matches_dreamerv3_formula(monkeypatch, kernels):
+    import mamba_agent.nn.layers as layers
     from mamba_agent.nn.layers import LayerNormGRUCell
 
+    if kernels == "pytorch-ops":
+        monkeypatch.setattr(layers, "native_kernels_available", lambda *args: False)
     torch.manual_seed(0)
     cell = LayerNormGRUCell(3, 4)
     x, h = torch.randn(2, 3), torch.randn(2, 4)

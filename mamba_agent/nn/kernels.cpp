@@ -1,16 +1,21 @@
-// The RSSM posterior scan in C++: the same forward and backward loops as the Python ones in
-// posterior_scan.py (see its docstring for the step), without Python's per-op overhead and with the
-// LayerNorms, the GRU gates, the softmax backward and the categorical sampling written as fused
-// loops over the B rows of a step. Matmuls, SiLU, sigmoid, tanh and softmax stay ATen calls (their
-// vectorised kernels). Built on first use by mamba_agent.world_model.scan_extension.
+// CPU kernels of the world model, built on first use by mamba_agent/nn/kernels.py.
 //
-// Layout: every (T, B, ...) tensor is contiguous and time-major. Weights, in this order:
+// 1. The RSSM posterior scan (scan_forward / scan_backward): the same forward and backward loops as
+// the Python ones in world_model/posterior_scan.py (see its docstring for the step), without
+// Python's per-op overhead and with the LayerNorms, the GRU gates, the softmax backward and the
+// categorical sampling written as fused loops over the B rows of a step. Matmuls, SiLU, sigmoid,
+// tanh and softmax stay ATen calls (their vectorised kernels).
+// 2. The LayerNorm GRU gates of nn/layers.py over N rows (gru_forward / gru_backward): LayerNorm,
+// gates and blend in two passes over the rows (in parallel) instead of a dozen (N, D) temporaries.
+//
+// Scan layout: every (T, B, ...) tensor is contiguous and time-major. Weights, in this order:
 //   w_z (H, L), ln1_w, ln1_b (H), w_x (3D, H), w_h (3D, D), ln2_w, ln2_b (3D), w_oh (H, D),
 //   ln3_w, ln3_b (H), w_out (L, H), b_out (L).
 // Sampling uses the exponential race: argmax_c p_c exp(g_c) = argmax_c (log p_c + g_c) for the
 // Gumbel noise g, so the caller passes exp(g).
 
 #include <ATen/ATen.h>
+#include <ATen/Parallel.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <torch/library.h>
 
@@ -292,6 +297,96 @@ std::vector<Tensor> backward_impl(at::TensorList saved, const Tensor& first,
   return out;
 }
 
+
+// ---- LayerNorm GRU gates over N rows --------------------------------------------------------
+// pre (N, 3D) -> n = LN(pre) * w + b = [n_r, n_c, n_v]; s = sigmoid(n_r), cand = tanh(s * n_c),
+// upd = sigmoid(n_v); h' = lerp(h, cand, upd). Saves gates = [s, cand, upd] and the row stats.
+
+constexpr int64_t kRowGrain = 32;
+
+template <typename T>
+std::vector<Tensor> gru_forward_impl(const Tensor& pre, const Tensor& h, const Tensor& w,
+                                     const Tensor& b, double eps) {
+  const int64_t N = pre.size(0), D3 = pre.size(1), D = D3 / 3;
+  auto opts = pre.options();
+  Tensor n = at::empty({N, D3}, opts), mean = at::empty({N}, opts), rstd = at::empty({N}, opts);
+  Tensor gates = at::empty({N, D3}, opts), prod = at::empty({N, D}, opts);
+  Tensor h_new = at::empty({N, D}, opts);
+  const T *x = ptr<T>(pre), *wp = ptr<T>(w), *bp = ptr<T>(b), *hp = ptr<T>(h);
+  T *np = ptr<T>(n), *mp = ptr<T>(mean), *rp = ptr<T>(rstd), *gt = ptr<T>(gates);
+  T *pr = ptr<T>(prod), *hn = ptr<T>(h_new);
+  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    layer_norm_rows<T>(x + r0 * D3, wp, bp, np + r0 * D3, mp + r0, rp + r0, r1 - r0, D3, eps);
+  });
+  const Tensor sig = at::sigmoid(n);  // the middle third is not used
+  const T* sg = ptr<T>(sig);
+  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r * D3;
+#pragma omp simd
+      for (int64_t d = 0; d < D; ++d) {
+        pr[r * D + d] = sg[o + d] * np[o + D + d];
+        gt[o + d] = sg[o + d];
+        gt[o + 2 * D + d] = sg[o + 2 * D + d];
+      }
+    }
+  });
+  const Tensor cand = at::tanh(prod);
+  const T* cd = ptr<T>(cand);
+  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r * D3;
+#pragma omp simd
+      for (int64_t d = 0; d < D; ++d) {
+        const T c = cd[r * D + d], upd = gt[o + 2 * D + d], h0 = hp[r * D + d];
+        gt[o + D + d] = c;
+        hn[r * D + d] = upd < T(0.5) ? h0 + upd * (c - h0) : c - (c - h0) * (T(1) - upd);
+      }
+    }
+  });
+  return {h_new, gates, mean, rstd};
+}
+
+template <typename T>
+std::vector<Tensor> gru_backward_impl(const Tensor& d_hn, const Tensor& pre, const Tensor& h,
+                                      const Tensor& gates, const Tensor& mean, const Tensor& rstd,
+                                      const Tensor& w, const Tensor& b) {
+  const int64_t N = pre.size(0), D3 = pre.size(1), D = D3 / 3;
+  auto opts = pre.options();
+  Tensor d_pre = at::empty({N, D3}, opts), d_h = at::empty({N, D}, opts);
+  // the LayerNorm's weight and bias gradients: one partial sum per block of rows, added after
+  const int64_t blocks = std::min<int64_t>(N, 8 * at::get_num_threads());
+  const int64_t per_block = (N + blocks - 1) / std::max<int64_t>(blocks, 1);
+  Tensor partial = at::zeros({blocks, 2, D3}, opts);
+  const T *dh = ptr<T>(d_hn), *x = ptr<T>(pre), *hp = ptr<T>(h), *gt = ptr<T>(gates);
+  const T *mp = ptr<T>(mean), *rp = ptr<T>(rstd), *wp = ptr<T>(w), *bp = ptr<T>(b);
+  T *dp = ptr<T>(d_pre), *dhp = ptr<T>(d_h), *part = ptr<T>(partial);
+  at::parallel_for(0, blocks, 1, [&](int64_t k0, int64_t k1) {
+    std::vector<T> dn(D3);
+    for (int64_t k = k0; k < k1; ++k) {
+      T *acc_w = part + k * 2 * D3, *acc_b = acc_w + D3;
+      for (int64_t r = k * per_block; r < std::min(N, (k + 1) * per_block); ++r) {
+        const int64_t o = r * D3;
+        const T m = mp[r], rs = rp[r];
+#pragma omp simd
+        for (int64_t d = 0; d < D; ++d) {
+          const T g = dh[r * D + d], s = gt[o + d], c = gt[o + D + d], upd = gt[o + 2 * D + d];
+          const T n_c = (x[o + D + d] - m) * rs * wp[D + d] + bp[D + d];
+          const T d_cand = g * upd;
+          const T d_sc = d_cand * (T(1) - c * c);
+          dn[2 * D + d] = g * (c - hp[r * D + d]) * upd * (T(1) - upd);
+          dn[D + d] = d_sc * s;
+          dn[d] = d_sc * n_c * s * (T(1) - s);
+          dhp[r * D + d] = g - d_cand;
+        }
+        layer_norm_backward_rows<T>(dn.data(), x + o, mp + r, rp + r, wp, dp + o, acc_w, acc_b, 1,
+                                    D3);
+      }
+    }
+  });
+  return {d_pre, d_h, partial.select(1, 0).sum(0), partial.select(1, 1).sum(0)};
+}
+
 std::vector<bool> flags(const Tensor& resets) {
   const Tensor r = resets.to(at::kBool).contiguous();
   const bool* p = r.data_ptr<bool>();
@@ -324,9 +419,28 @@ std::vector<Tensor> scan_backward(at::TensorList saved, const Tensor& first, con
   });
 }
 
+std::vector<Tensor> gru_forward(const Tensor& pre, const Tensor& h, const Tensor& weight,
+                                const Tensor& bias, double eps) {
+  return AT_DISPATCH_FLOATING_TYPES(pre.scalar_type(), "gru_forward", [&] {
+    return gru_forward_impl<scalar_t>(pre.contiguous(), h.contiguous(), weight.contiguous(),
+                                      bias.contiguous(), eps);
+  });
+}
+
+std::vector<Tensor> gru_backward(const Tensor& d_h_new, const Tensor& pre, const Tensor& h,
+                                 const Tensor& gates, const Tensor& mean, const Tensor& rstd,
+                                 const Tensor& weight, const Tensor& bias) {
+  return AT_DISPATCH_FLOATING_TYPES(pre.scalar_type(), "gru_backward", [&] {
+    return gru_backward_impl<scalar_t>(d_h_new.contiguous(), pre, h.contiguous(), gates, mean,
+                                       rstd, weight.contiguous(), bias.contiguous());
+  });
+}
+
 }  // namespace
 
-TORCH_LIBRARY(mamba_agent_scan, m) {
-  m.def("forward", &scan_forward);
-  m.def("backward", &scan_backward);
+TORCH_LIBRARY(mamba_agent_kernels, m) {
+  m.def("scan_forward", &scan_forward);
+  m.def("scan_backward", &scan_backward);
+  m.def("gru_forward", &gru_forward);
+  m.def("gru_backward", &gru_backward);
 }
