@@ -94,6 +94,79 @@ T* ptr(const Tensor& t) {
   return t.data_ptr<T>();
 }
 
+
+// ---- LayerNorm GRU gates over rows (shared by the scan's steps and the GRU op) --------------
+// pre (N, 3D) -> n = LN(pre) * w + b = [n_r, n_c, n_v]; s = sigmoid(n_r), cand = tanh(s * n_c),
+// upd = sigmoid(n_v); h' = lerp(h, cand, upd). Writes n, the row stats, gates = [s, cand, upd]
+// and h_new; ``prod`` (N, D) is scratch. Rows run in parallel when there are many.
+
+constexpr int64_t kRowGrain = 32;
+
+template <typename T>
+void gates_forward(const Tensor& pre, const T* h, const T* w, const T* b, double eps,
+                   const Tensor& n, T* mean, T* rstd, const Tensor& prod, T* gates, T* h_new) {
+  const int64_t N = pre.size(0), D3 = pre.size(1), D = D3 / 3;
+  const T* x = ptr<T>(pre);
+  T *np = ptr<T>(n), *pr = ptr<T>(prod);
+  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    layer_norm_rows<T>(x + r0 * D3, w, b, np + r0 * D3, mean + r0, rstd + r0, r1 - r0, D3, eps);
+  });
+  const Tensor sig = at::sigmoid(n);  // the middle third is not used
+  const T* sg = ptr<T>(sig);
+  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r * D3;
+#pragma omp simd
+      for (int64_t d = 0; d < D; ++d) {
+        pr[r * D + d] = sg[o + d] * np[o + D + d];
+        gates[o + d] = sg[o + d];
+        gates[o + 2 * D + d] = sg[o + 2 * D + d];
+      }
+    }
+  });
+  const Tensor cand = at::tanh(prod);
+  const T* cd = ptr<T>(cand);
+  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) {
+      const int64_t o = r * D3;
+#pragma omp simd
+      for (int64_t d = 0; d < D; ++d) {
+        const T c = cd[r * D + d], upd = gates[o + 2 * D + d], h0 = h[r * D + d];
+        gates[o + D + d] = c;
+        // torch.lerp's formula, so that the PyTorch-op path rounds alike
+        h_new[r * D + d] = upd < T(0.5) ? h0 + upd * (c - h0) : c - (c - h0) * (T(1) - upd);
+      }
+    }
+  });
+}
+
+// Backward of gates_forward for rows [r0, r1): d_pre and the part of dL/dh that passes the blend
+// directly (d_h_direct), from dL/dh_new; adds the LayerNorm's weight and bias gradients into
+// acc_w, acc_b. ``dn`` is scratch of 3D.
+template <typename T>
+void gates_backward_rows(const T* dh, const T* x, const T* h, const T* gates, const T* mean,
+                         const T* rstd, const T* w, const T* b, T* d_pre, T* d_h_direct, T* acc_w,
+                         T* acc_b, T* dn, int64_t r0, int64_t r1, int64_t D) {
+  const int64_t D3 = 3 * D;
+  for (int64_t r = r0; r < r1; ++r) {
+    const int64_t o = r * D3;
+    const T m = mean[r], rs = rstd[r];
+#pragma omp simd
+    for (int64_t d = 0; d < D; ++d) {
+      const T g = dh[r * D + d], s = gates[o + d], c = gates[o + D + d];
+      const T upd = gates[o + 2 * D + d];
+      const T n_c = (x[o + D + d] - m) * rs * w[D + d] + b[D + d];
+      const T d_cand = g * upd;
+      const T d_sc = d_cand * (T(1) - c * c);
+      dn[2 * D + d] = g * (c - h[r * D + d]) * upd * (T(1) - upd);
+      dn[D + d] = d_sc * s;
+      dn[d] = d_sc * n_c * s * (T(1) - s);
+      d_h_direct[r * D + d] = g - d_cand;
+    }
+    layer_norm_backward_rows<T>(dn, x + o, mean + r, rstd + r, w, d_pre + o, acc_w, acc_b, 1, D3);
+  }
+}
+
 template <typename T>
 std::vector<Tensor> forward_impl(const Tensor& act_proj, const Tensor& emb_proj,
                                  const Tensor& exp_noise, const Tensor& first,
@@ -107,13 +180,12 @@ std::vector<Tensor> forward_impl(const Tensor& act_proj, const Tensor& emb_proj,
   Tensor h_prev = at::empty({steps, B, D}, opts), z_prev = at::empty({steps, B, L}, opts);
   Tensor u_all = at::empty({steps, B, H}, opts), a1_all = at::empty({steps, B, H}, opts);
   Tensor x_all = at::empty({steps, B, H}, opts), g_all = at::empty({steps, B, 3 * D}, opts);
-  Tensor n_all = at::empty({steps, B, 3 * D}, opts), gates = at::empty({steps, B, 3 * D}, opts);
+  Tensor gates = at::empty({steps, B, 3 * D}, opts);
   Tensor q_all = at::empty({steps, B, H}, opts), a3_all = at::empty({steps, B, H}, opts);
   Tensor y_all = at::empty({steps, B, H}, opts), stats = at::empty({steps, 6, B}, opts);
   Tensor deter = at::empty({steps, B, D}, opts), logits = at::empty({steps, B, L}, opts);
   Tensor soft = at::empty({steps, B, L}, opts), stoch = at::zeros({steps, B, L}, opts);
-  Tensor sig = at::empty({B, 3 * D}, opts), pre = at::empty({B, D}, opts);
-  Tensor cand = at::empty({B, D}, opts);
+  Tensor n_tmp = at::empty({B, 3 * D}, opts), prod = at::empty({B, D}, opts);
   const Tensor w_zt = w[0].t(), w_xt = w[3].t(), w_ht = w[4].t(), w_oht = w[7].t();
   const Tensor w_outt = w[10].t();
   const T *ln1_w = ptr<T>(w[1]), *ln1_b = ptr<T>(w[2]), *ln2_w = ptr<T>(w[5]);
@@ -128,7 +200,7 @@ std::vector<Tensor> forward_impl(const Tensor& act_proj, const Tensor& emb_proj,
     h_prev[t].copy_(h);
     z_prev[t].copy_(z);
     T* st = ptr<T>(stats[t]);
-    Tensor u = u_all[t], a1 = a1_all[t], x = x_all[t], g = g_all[t], n = n_all[t];
+    Tensor u = u_all[t], a1 = a1_all[t], x = x_all[t], g = g_all[t];
     at::addmm_out(u, act_proj[t], z, w_zt);
     layer_norm_rows<T>(ptr<T>(u), ln1_w, ln1_b, ptr<T>(a1), st, st + B, B, H, eps);
     at::silu_out(x, a1);
@@ -137,30 +209,8 @@ std::vector<Tensor> forward_impl(const Tensor& act_proj, const Tensor& emb_proj,
     } else {
       at::addmm_out(g, at::mm(h, w_ht), x, w_xt);
     }
-    layer_norm_rows<T>(ptr<T>(g), ln2_w, ln2_b, ptr<T>(n), st + 2 * B, st + 3 * B, B, 3 * D, eps);
-    at::sigmoid_out(sig, n);  // reset and update gates (the middle third is not used)
-    const T *sg = ptr<T>(sig), *nn = ptr<T>(n), *hp = ptr<T>(h);
-    T *pr = ptr<T>(pre), *gt = ptr<T>(gates[t]), *cd = ptr<T>(cand), *hn = ptr<T>(deter[t]);
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t o = b * 3 * D;
-#pragma omp simd
-      for (int64_t d = 0; d < D; ++d) {
-        pr[b * D + d] = sg[o + d] * nn[o + D + d];
-        gt[o + d] = sg[o + d];
-        gt[o + 2 * D + d] = sg[o + 2 * D + d];
-      }
-    }
-    at::tanh_out(cand, pre);
-    for (int64_t b = 0; b < B; ++b) {
-      const int64_t o = b * 3 * D;
-#pragma omp simd
-      for (int64_t d = 0; d < D; ++d) {
-        const T c = cd[b * D + d], upd = gt[o + 2 * D + d], h0 = hp[b * D + d];
-        gt[o + D + d] = c;
-        // torch.lerp's formula, so that both scans round alike
-        hn[b * D + d] = upd < T(0.5) ? h0 + upd * (c - h0) : c - (c - h0) * (T(1) - upd);
-      }
-    }
+    gates_forward<T>(g, ptr<T>(h), ln2_w, ln2_b, eps, n_tmp, st + 2 * B, st + 3 * B, prod,
+                     ptr<T>(gates[t]), ptr<T>(deter[t]));
     h = deter[t];
     Tensor q = q_all[t], a3 = a3_all[t], y = y_all[t], lg = logits[t];
     at::addmm_out(q, emb_proj[t], h, w_oht);
@@ -186,8 +236,8 @@ std::vector<Tensor> forward_impl(const Tensor& act_proj, const Tensor& emb_proj,
     }
     z = stoch[t];
   }
-  return {deter, stoch, logits, h_prev, z_prev, u_all, a1_all, x_all, g_all, n_all, gates,
-          q_all, a3_all, y_all, stats, soft};
+  return {deter, stoch, logits, h_prev, z_prev, u_all, a1_all, x_all, g_all, gates,
+          q_all,  a3_all, y_all, stats, soft};
 }
 
 template <typename T>
@@ -197,9 +247,9 @@ std::vector<Tensor> backward_impl(at::TensorList saved, const Tensor& first,
                                   const std::optional<Tensor>& packed_ht, int64_t classes,
                                   double unimix, int64_t chunk_rows) {
   const Tensor &deter = saved[0], &h_prev = saved[3], &z_prev = saved[4], &u_all = saved[5];
-  const Tensor &a1_all = saved[6], &x_all = saved[7], &g_all = saved[8], &n_all = saved[9];
-  const Tensor &gates = saved[10], &q_all = saved[11], &a3_all = saved[12], &y_all = saved[13];
-  const Tensor &stats = saved[14], &soft = saved[15];
+  const Tensor &a1_all = saved[6], &x_all = saved[7], &g_all = saved[8], &gates = saved[9];
+  const Tensor &q_all = saved[10], &a3_all = saved[11], &y_all = saved[12], &stats = saved[13];
+  const Tensor& soft = saved[14];
   const int64_t steps = deter.size(0), B = deter.size(1), D = deter.size(2);
   const int64_t H = u_all.size(2), L = soft.size(2), C = classes, S = L / C;
   const int64_t K = std::max<int64_t>(1, chunk_rows / B);
@@ -207,14 +257,15 @@ std::vector<Tensor> backward_impl(at::TensorList saved, const Tensor& first,
   Tensor d_u = at::empty({steps, B, H}, opts), d_q = at::empty({steps, B, H}, opts);
   Tensor d_lg = at::empty({K, B, L}, opts), d_g = at::empty({K, B, 3 * D}, opts);
   Tensor d_y = at::empty({B, H}, opts), d_a = at::empty({B, H}, opts);
-  Tensor d_ht = at::empty({B, D}, opts), dn = at::empty({B, 3 * D}, opts);
-  Tensor d_hd = at::empty({B, D}, opts);
+  Tensor d_ht = at::empty({B, D}, opts), d_hd = at::empty({B, D}, opts);
+  std::vector<T> dn(3 * D);
   std::vector<Tensor> acc;
   for (const auto& p : w) acc.push_back(at::zeros_like(p));
   T *acc_ln1_w = ptr<T>(acc[1]), *acc_ln1_b = ptr<T>(acc[2]), *acc_ln2_w = ptr<T>(acc[5]);
   T *acc_ln2_b = ptr<T>(acc[6]), *acc_ln3_w = ptr<T>(acc[8]), *acc_ln3_b = ptr<T>(acc[9]);
   T* acc_b_out = ptr<T>(acc[11]);
-  const T *ln1_w = ptr<T>(w[1]), *ln2_w = ptr<T>(w[5]), *ln3_w = ptr<T>(w[8]);
+  const T *ln1_w = ptr<T>(w[1]), *ln2_w = ptr<T>(w[5]), *ln2_b = ptr<T>(w[6]);
+  const T* ln3_w = ptr<T>(w[8]);
   const T keep = static_cast<T>(1.0 - unimix);
   Tensor d_h_init = at::zeros({B, D}, opts), d_z_init = at::zeros({B, L}, opts);
   Tensor d_h = at::zeros({B, D}, opts), d_z = at::zeros({B, L}, opts);
@@ -243,27 +294,10 @@ std::vector<Tensor> backward_impl(at::TensorList saved, const Tensor& first,
                                 ptr<T>(d_q[t]), acc_ln3_w, acc_ln3_b, B, H);
     d_h.add_(g_deter[t]);
     at::addmm_out(d_ht, d_h, d_q[t], w[7]);  // all of dL/dh_t
-    {
-      const T *dh = ptr<T>(d_ht), *gt = ptr<T>(gates[t]), *hp = ptr<T>(h_prev[t]);
-      const T* nn = ptr<T>(n_all[t]);
-      T *dnp = ptr<T>(dn), *dhd = ptr<T>(d_hd);
-      for (int64_t b = 0; b < B; ++b) {
-        const int64_t o = b * 3 * D;
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) {
-          const T g = dh[b * D + d], s = gt[o + d], c = gt[o + D + d], upd = gt[o + 2 * D + d];
-          const T d_cand = g * upd;
-          const T d_sc = d_cand * (T(1) - c * c);
-          dnp[o + 2 * D + d] = g * (c - hp[b * D + d]) * upd * (T(1) - upd);
-          dnp[o + D + d] = d_sc * s;
-          dnp[o + d] = d_sc * nn[o + D + d] * s * (T(1) - s);
-          dhd[b * D + d] = g - d_cand;
-        }
-      }
-    }
     Tensor dg = d_g[j];
-    layer_norm_backward_rows<T>(ptr<T>(dn), ptr<T>(g_all[t]), st + 2 * B, st + 3 * B, ln2_w,
-                                ptr<T>(dg), acc_ln2_w, acc_ln2_b, B, 3 * D);
+    gates_backward_rows<T>(ptr<T>(d_ht), ptr<T>(g_all[t]), ptr<T>(h_prev[t]), ptr<T>(gates[t]),
+                           st + 2 * B, st + 3 * B, ln2_w, ln2_b, ptr<T>(dg), ptr<T>(d_hd),
+                           acc_ln2_w, acc_ln2_b, dn.data(), 0, B, D);
     Tensor d_hp = packed_ht.has_value() ? packed_linear_add(dg, d_hd, *packed_ht)
                                         : at::addmm(d_hd, dg, w[4]);
     at::mm_out(d_y, dg, w[3]);
@@ -298,11 +332,7 @@ std::vector<Tensor> backward_impl(at::TensorList saved, const Tensor& first,
 }
 
 
-// ---- LayerNorm GRU gates over N rows --------------------------------------------------------
-// pre (N, 3D) -> n = LN(pre) * w + b = [n_r, n_c, n_v]; s = sigmoid(n_r), cand = tanh(s * n_c),
-// upd = sigmoid(n_v); h' = lerp(h, cand, upd). Saves gates = [s, cand, upd] and the row stats.
-
-constexpr int64_t kRowGrain = 32;
+// ---- The GRU gates op: gates_forward / gates_backward_rows over N rows -------------------
 
 template <typename T>
 std::vector<Tensor> gru_forward_impl(const Tensor& pre, const Tensor& h, const Tensor& w,
@@ -312,38 +342,8 @@ std::vector<Tensor> gru_forward_impl(const Tensor& pre, const Tensor& h, const T
   Tensor n = at::empty({N, D3}, opts), mean = at::empty({N}, opts), rstd = at::empty({N}, opts);
   Tensor gates = at::empty({N, D3}, opts), prod = at::empty({N, D}, opts);
   Tensor h_new = at::empty({N, D}, opts);
-  const T *x = ptr<T>(pre), *wp = ptr<T>(w), *bp = ptr<T>(b), *hp = ptr<T>(h);
-  T *np = ptr<T>(n), *mp = ptr<T>(mean), *rp = ptr<T>(rstd), *gt = ptr<T>(gates);
-  T *pr = ptr<T>(prod), *hn = ptr<T>(h_new);
-  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
-    layer_norm_rows<T>(x + r0 * D3, wp, bp, np + r0 * D3, mp + r0, rp + r0, r1 - r0, D3, eps);
-  });
-  const Tensor sig = at::sigmoid(n);  // the middle third is not used
-  const T* sg = ptr<T>(sig);
-  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t o = r * D3;
-#pragma omp simd
-      for (int64_t d = 0; d < D; ++d) {
-        pr[r * D + d] = sg[o + d] * np[o + D + d];
-        gt[o + d] = sg[o + d];
-        gt[o + 2 * D + d] = sg[o + 2 * D + d];
-      }
-    }
-  });
-  const Tensor cand = at::tanh(prod);
-  const T* cd = ptr<T>(cand);
-  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t o = r * D3;
-#pragma omp simd
-      for (int64_t d = 0; d < D; ++d) {
-        const T c = cd[r * D + d], upd = gt[o + 2 * D + d], h0 = hp[r * D + d];
-        gt[o + D + d] = c;
-        hn[r * D + d] = upd < T(0.5) ? h0 + upd * (c - h0) : c - (c - h0) * (T(1) - upd);
-      }
-    }
-  });
+  gates_forward<T>(pre, ptr<T>(h), ptr<T>(w), ptr<T>(b), eps, n, ptr<T>(mean), ptr<T>(rstd), prod,
+                   ptr<T>(gates), ptr<T>(h_new));
   return {h_new, gates, mean, rstd};
 }
 
@@ -355,33 +355,18 @@ std::vector<Tensor> gru_backward_impl(const Tensor& d_hn, const Tensor& pre, con
   auto opts = pre.options();
   Tensor d_pre = at::empty({N, D3}, opts), d_h = at::empty({N, D}, opts);
   // the LayerNorm's weight and bias gradients: one partial sum per block of rows, added after
-  const int64_t blocks = std::min<int64_t>(N, 8 * at::get_num_threads());
-  const int64_t per_block = (N + blocks - 1) / std::max<int64_t>(blocks, 1);
+  const int64_t blocks = std::max<int64_t>(1, std::min<int64_t>(N, 8 * at::get_num_threads()));
+  const int64_t per_block = (N + blocks - 1) / blocks;
   Tensor partial = at::zeros({blocks, 2, D3}, opts);
-  const T *dh = ptr<T>(d_hn), *x = ptr<T>(pre), *hp = ptr<T>(h), *gt = ptr<T>(gates);
-  const T *mp = ptr<T>(mean), *rp = ptr<T>(rstd), *wp = ptr<T>(w), *bp = ptr<T>(b);
-  T *dp = ptr<T>(d_pre), *dhp = ptr<T>(d_h), *part = ptr<T>(partial);
+  T* part = ptr<T>(partial);
   at::parallel_for(0, blocks, 1, [&](int64_t k0, int64_t k1) {
     std::vector<T> dn(D3);
     for (int64_t k = k0; k < k1; ++k) {
-      T *acc_w = part + k * 2 * D3, *acc_b = acc_w + D3;
-      for (int64_t r = k * per_block; r < std::min(N, (k + 1) * per_block); ++r) {
-        const int64_t o = r * D3;
-        const T m = mp[r], rs = rp[r];
-#pragma omp simd
-        for (int64_t d = 0; d < D; ++d) {
-          const T g = dh[r * D + d], s = gt[o + d], c = gt[o + D + d], upd = gt[o + 2 * D + d];
-          const T n_c = (x[o + D + d] - m) * rs * wp[D + d] + bp[D + d];
-          const T d_cand = g * upd;
-          const T d_sc = d_cand * (T(1) - c * c);
-          dn[2 * D + d] = g * (c - hp[r * D + d]) * upd * (T(1) - upd);
-          dn[D + d] = d_sc * s;
-          dn[d] = d_sc * n_c * s * (T(1) - s);
-          dhp[r * D + d] = g - d_cand;
-        }
-        layer_norm_backward_rows<T>(dn.data(), x + o, mp + r, rp + r, wp, dp + o, acc_w, acc_b, 1,
-                                    D3);
-      }
+      T* acc_w = part + k * 2 * D3;
+      gates_backward_rows<T>(ptr<T>(d_hn), ptr<T>(pre), ptr<T>(h), ptr<T>(gates), ptr<T>(mean),
+                             ptr<T>(rstd), ptr<T>(w), ptr<T>(b), ptr<T>(d_pre), ptr<T>(d_h),
+                             acc_w, acc_w + D3, dn.data(), k * per_block,
+                             std::min(N, (k + 1) * per_block), D);
     }
   });
   return {d_pre, d_h, partial.select(1, 0).sum(0), partial.select(1, 1).sum(0)};

@@ -317,8 +317,8 @@ def _native_backward(
     g_logits: torch.Tensor | None,
 ) -> tuple[torch.Tensor | None, ...]:
     """The C++ backward (``mamba_agent/nn/kernels.cpp``) of the C++ forward's saved tensors."""
-    first, out, params = saved[0], saved[1:17], saved[17:]
-    deter, soft = out[0], out[15]
+    first, out, params = saved[0], saved[1:16], saved[16:]
+    deter, soft = out[0], out[14]
     g_deter = torch.zeros_like(deter) if g_deter is None else g_deter
     g_stoch = torch.zeros_like(soft) if g_stoch is None else g_stoch
     g_logits = torch.zeros_like(soft) if g_logits is None else g_logits
