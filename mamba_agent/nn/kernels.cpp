@@ -102,6 +102,14 @@ T* ptr(const Tensor& t) {
 
 constexpr int64_t kRowGrain = 32;
 
+// f(r) for every row r < N, in parallel blocks of rows when there are many.
+template <typename F>
+void for_rows(int64_t N, const F& f) {
+  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
+    for (int64_t r = r0; r < r1; ++r) f(r);
+  });
+}
+
 template <typename T>
 void gates_forward(const Tensor& pre, const T* h, const T* w, const T* b, double eps,
                    const Tensor& n, T* mean, T* rstd, const Tensor& prod, T* gates, T* h_new) {
@@ -113,29 +121,26 @@ void gates_forward(const Tensor& pre, const T* h, const T* w, const T* b, double
   });
   const Tensor sig = at::sigmoid(n);  // the middle third is not used
   const T* sg = ptr<T>(sig);
-  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t o = r * D3;
+  for_rows(N, [&](int64_t r) {
+    const T *sr = sg + r * D3, *nr = np + r * D3;
+    T* gr = gates + r * D3;
 #pragma omp simd
-      for (int64_t d = 0; d < D; ++d) {
-        pr[r * D + d] = sg[o + d] * np[o + D + d];
-        gates[o + d] = sg[o + d];
-        gates[o + 2 * D + d] = sg[o + 2 * D + d];
-      }
+    for (int64_t d = 0; d < D; ++d) {
+      pr[r * D + d] = sr[d] * nr[D + d];
+      gr[d] = sr[d];
+      gr[2 * D + d] = sr[2 * D + d];
     }
   });
   const Tensor cand = at::tanh(prod);
   const T* cd = ptr<T>(cand);
-  at::parallel_for(0, N, kRowGrain, [&](int64_t r0, int64_t r1) {
-    for (int64_t r = r0; r < r1; ++r) {
-      const int64_t o = r * D3;
+  for_rows(N, [&](int64_t r) {
+    T* gr = gates + r * D3;
 #pragma omp simd
-      for (int64_t d = 0; d < D; ++d) {
-        const T c = cd[r * D + d], upd = gates[o + 2 * D + d], h0 = h[r * D + d];
-        gates[o + D + d] = c;
-        // torch.lerp's formula, so that the PyTorch-op path rounds alike
-        h_new[r * D + d] = upd < T(0.5) ? h0 + upd * (c - h0) : c - (c - h0) * (T(1) - upd);
-      }
+    for (int64_t d = 0; d < D; ++d) {
+      const T c = cd[r * D + d], upd = gr[2 * D + d], h0 = h[r * D + d];
+      gr[D + d] = c;
+      // torch.lerp's formula, so that the PyTorch-op path rounds alike
+      h_new[r * D + d] = upd < T(0.5) ? h0 + upd * (c - h0) : c - (c - h0) * (T(1) - upd);
     }
   });
 }
