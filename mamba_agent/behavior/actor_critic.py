@@ -18,7 +18,7 @@ from mamba_agent.nn.distributions import (
     twohot_nll,
     unimix_probs,
 )
-from mamba_agent.nn.layers import mlp, zero_init
+from mamba_agent.nn.layers import input_gradient_mlps, mlp, zero_init
 from mamba_agent.world_model.loss import gather_time, subsample_indices
 from mamba_agent.world_model.model import WorldModel
 from mamba_agent.world_model.rssm import RSSMState, gumbel_noise
@@ -223,23 +223,29 @@ class ActorCritic(nn.Module):
             feat_list, _, log_prob, entropy = imagine(
                 wm, self.actor, start, cfg.imag_horizon, generator, True
             )
-        feats = torch.stack(feat_list)  # (H + 1, N, F), time-major and contiguous
-        next_feats = torch.stack(feat_list[1:])  # (H, N, F)
-        reward = twohot_decode(wm.reward_head(next_feats), wm.bins).T  # (N, H)
-        cont = torch.sigmoid(wm.continue_head(next_feats)).T
-        # one critic pass serves both losses: the actor's backward is restricted to the actor's
-        # parameters, the critic's to the critic's (on which the state gradient has no effect)
-        critic_logits = self.critic(feats)  # (H + 1, N, bins)
-        value = twohot_decode(critic_logits, self.bins).T  # (N, H + 1)
+        # s_1..s_H carry the actor's gradient (through the dynamics) into the reward, continue and
+        # critic heads: one matmul for the three first layers, and one for its input gradient
+        next_feats = torch.stack(feat_list[1:])  # (H, N, F), time-major and contiguous
+        rew_logits, cont_logit, next_logits = input_gradient_mlps(
+            next_feats, (wm.reward_head.net, wm.continue_head.net, self.critic)
+        )
+        reward = twohot_decode(rew_logits, wm.bins).T  # (N, H)
+        cont = torch.sigmoid(cont_logit.squeeze(-1)).T
+        next_value = twohot_decode(next_logits, self.bins).T  # v(s_1..s_H), (N, H)
+        # s_0..s_{H-1} (detached) serve the critic loss, the baseline and the slow critic
+        prev_feats = torch.stack([f.detach() for f in feat_list[:-1]])  # (H, N, F)
+        critic_logits = self.critic(prev_feats)
+        prev_value = twohot_decode(critic_logits, self.bins).T.detach()  # v(s_0..s_{H-1})
+        value = torch.cat([prev_value[:, :1], next_value], 1)  # (N, H + 1)
         ret = lambda_returns(reward, value, cont, cfg.gamma, cfg.lam)
         weight = imagination_weights(cont0, cont, cfg.gamma)
         scale = self.retnorm.update(ret)
-        adv = (ret - value[:, :-1].detach()) / scale
+        adv = (ret - prev_value) / scale
         a_loss, metrics = actor_loss(adv, log_prob, entropy, weight, cfg.entropy, self.reinforce)
         with torch.no_grad():
-            slow_value = twohot_decode(self.slow_critic(feats[:-1].detach()), self.bins).T
+            slow_value = twohot_decode(self.slow_critic(prev_feats), self.bins).T
         c_loss, cm = critic_loss(
-            critic_logits[:-1].transpose(0, 1),
+            critic_logits.transpose(0, 1),
             ret,
             slow_value,
             weight,
@@ -278,7 +284,7 @@ class ActorCritic(nn.Module):
             a_loss, c_loss, metrics = self.losses(wm, post, is_terminal, generator)
         self.actor_opt.zero_grad(set_to_none=True)
         self.critic_opt.zero_grad(set_to_none=True)
-        a_loss.backward(inputs=actor_params, retain_graph=True)
+        a_loss.backward(inputs=actor_params)  # the two losses share no graph
         c_loss.backward(inputs=critic_params)
         metrics["behavior/actor_grad_norm"] = float(
             nn.utils.clip_grad_norm_(actor_params, cfg.ac_clip)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Sequence
 from typing import Any
 
 import torch
@@ -11,7 +12,7 @@ from torch import nn
 
 from mamba_agent.nn.kernels import native_kernels_available
 
-__all__ = ["mlp", "LayerNormGRUCell", "zero_init", "DeferredLinearGrad"]
+__all__ = ["mlp", "input_gradient_mlps", "LayerNormGRUCell", "zero_init", "DeferredLinearGrad"]
 
 
 def mlp(inp: int, units: int, layers: int, out: int | None = None) -> nn.Sequential:
@@ -24,6 +25,31 @@ def mlp(inp: int, units: int, layers: int, out: int | None = None) -> nn.Sequent
     if out is not None:
         mods.append(nn.Linear(size, out))
     return nn.Sequential(*mods)
+
+
+def input_gradient_mlps(x: torch.Tensor, nets: Sequence[nn.Module]) -> list[torch.Tensor]:
+    """Several MLPs on one input, for gradients with respect to the input only.
+
+    ``nets`` are (nested) ``nn.Sequential`` whose first layer is a bias-free ``nn.Linear``, as
+    :func:`mlp` builds them. Their first layers run as one matmul with the weights detached, so the
+    backward pass computes one input-gradient matmul for all of them (and no sum of per-net input
+    gradients) and no gradient for those weights; the later layers are the nets' own. Used where
+    imagination's actor gradient passes the world-model heads and the critic without training them.
+    """
+    layers = [[m for m in net.modules() if not isinstance(m, nn.Sequential)] for net in nets]
+    firsts = [net_layers[0] for net_layers in layers]
+    assert all(isinstance(f, nn.Linear) and f.bias is None for f in firsts), (
+        "bias-free Linear first"
+    )
+    weight = torch.cat([f.weight for f in firsts]).detach()
+    outs = []
+    for net_layers, y in zip(
+        layers, F.linear(x, weight).split([f.out_features for f in firsts], -1)
+    ):
+        for layer in net_layers[1:]:
+            y = layer(y)
+        outs.append(y)
+    return outs
 
 
 def zero_init(layer: nn.Linear) -> nn.Linear:
