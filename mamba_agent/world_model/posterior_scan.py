@@ -7,7 +7,10 @@ runs the forward loop without a graph, keeps what the backward needs in (T, ...)
 backward walks the steps in reverse with the chain rule written out (fused ATen backward kernels of
 LayerNorm, SiLU, sigmoid, tanh and softmax), adding the weight and LayerNorm-affine gradients once
 per chunk of ~1,024 rows (one matmul each; fixed-size temporaries, so linear in T). Same function
-and same gradients as the plain loop (tests compare them in float64 and float32).
+and same gradients as the plain loop (tests compare them in float64 and float32). On the CPU the
+same two loops run in C++ (``mamba_agent/nn/kernels.cpp``, see :mod:`mamba_agent.nn.kernels`),
+with the step's elementwise work fused; the Python loops below run elsewhere and as the fallback.
+The recurrent matmul h W_h^T uses a weight packed once per pass (:func:`recurrent_linear`).
 
 One step, for the state (h, z) after the reset to the initial state at ``is_first``:
 
