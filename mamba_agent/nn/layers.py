@@ -12,7 +12,14 @@ from torch import nn
 
 from mamba_agent.nn.kernels import native_kernels_available
 
-__all__ = ["mlp", "input_gradient_mlps", "LayerNormGRUCell", "zero_init", "DeferredLinearGrad"]
+__all__ = [
+    "mlp",
+    "input_gradient_mlps",
+    "LayerNormGRUCell",
+    "zero_init",
+    "DeferredLinearGrad",
+    "autocast_enabled",
+]
 
 
 def mlp(inp: int, units: int, layers: int, out: int | None = None) -> nn.Sequential:
@@ -107,13 +114,21 @@ class LayerNormGRUCell(nn.Module):
         return torch.lerp(h, cand.to(h.dtype), gate.to(h.dtype))
 
 
+def autocast_enabled(device_type: str) -> bool:
+    """Whether autocast is on for ``device_type`` (also on torch < 2.4)."""
+    try:
+        return torch.is_autocast_enabled(device_type)
+    except TypeError:  # torch < 2.4
+        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
+
+
 def _fused_gates(pre: torch.Tensor, h: torch.Tensor) -> bool:
     """Whether the C++ gates kernel applies: (N, 3D) rows on the CPU, one float dtype, no autocast."""
     return (
         pre.dim() == 2
         and h.shape == (pre.shape[0], pre.shape[1] // 3)
         and pre.dtype == h.dtype
-        and not torch.is_autocast_enabled(pre.device.type)
+        and not autocast_enabled(pre.device.type)
         and native_kernels_available(pre.device.type, pre.dtype)
     )
 

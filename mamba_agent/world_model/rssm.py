@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from mamba_agent.nn.distributions import onehot_straight_through, unimix_probs
-from mamba_agent.nn.layers import DeferredLinearGrad, LayerNormGRUCell
+from mamba_agent.nn.layers import DeferredLinearGrad, LayerNormGRUCell, autocast_enabled
 from mamba_agent.world_model.posterior_scan import ScanWeights, posterior_scan
 
 __all__ = ["RSSM", "RSSMState", "gumbel_noise"]
@@ -159,7 +159,7 @@ class RSSM(nn.Module):
         zeroed), nowhere else. Returns (posterior states (B, T, ...), posterior logits (B, T, S, C),
         prior logits (B, T, S, C)).
         """
-        if _autocast_enabled(embed.device.type):
+        if autocast_enabled(embed.device.type):
             return self.observe_autograd(embed, prev_action, is_first, generator, start)
         B, T, _ = embed.shape
         act_proj, emb_proj, noise = self._projections(embed, prev_action, is_first, generator)
@@ -263,10 +263,3 @@ class RSSM(nn.Module):
         post = RSSMState(deter_all, torch.stack(stochs, 1))
         post_logits = torch.stack(logits_list, 1)
         return post, post_logits, self.prior_logits(deter_all)
-
-
-def _autocast_enabled(device_type: str) -> bool:
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4
-        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
