@@ -6,7 +6,8 @@
 // categorical sampling written as fused loops over the B rows of a step. Matmuls, SiLU, sigmoid,
 // tanh and softmax stay ATen calls (their vectorised kernels).
 // 2. The LayerNorm GRU gates of nn/layers.py over N rows (gru_forward / gru_backward): LayerNorm,
-// gates and blend in two passes over the rows (in parallel) instead of a dozen (N, D) temporaries.
+// gate inputs and blend as three loops over the rows (in parallel; sigmoid and tanh by ATen), and
+// one loop for the backward, instead of a dozen (N, D) temporaries and their backward kernels.
 //
 // Scan layout: every (T, B, ...) tensor is contiguous and time-major. Weights, in this order:
 //   w_z (H, L), ln1_w, ln1_b (H), w_x (3D, H), w_h (3D, D), ln2_w, ln2_b (3D), w_oh (H, D),

@@ -3,8 +3,8 @@
 Two pieces of the world model run as C++ loops on the CPU: the RSSM posterior scan
 (:mod:`mamba_agent.world_model.posterior_scan`: the Python loop without Python's per-op overhead,
 ~0.2 ms per step on 2 CPU cores, more than the arithmetic at B = 16) and the LayerNorm GRU gates
-(:class:`mamba_agent.nn.layers.LayerNormGRUCell`: LayerNorm, gates and blend in one pass over the
-rows instead of a dozen full-size temporaries). Matmuls, sigmoid, tanh, SiLU and softmax stay ATen
+(:class:`mamba_agent.nn.layers.LayerNormGRUCell`: LayerNorm, gates and blend as a few loops over
+the rows instead of a dozen full-size temporaries). Matmuls, sigmoid, tanh, SiLU and softmax stay ATen
 calls. The kernels are compiled once per machine and PyTorch version with
 :func:`torch.utils.cpp_extension.load` (needs a C++ compiler and ``ninja``; ~20 s) into PyTorch's
 extension cache (``$TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``). Where
