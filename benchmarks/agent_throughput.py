@@ -140,6 +140,7 @@ class PointRobotLike(gym.Env):
 
 def _learn_fps(steps: int, threads: int, retain: bool, queue: mp.Queue) -> None:
     torch.set_num_threads(threads)
+    native_kernels_available("cpu", torch.float32)  # a first build of the kernels is not timed
     try:
         import meta_envs  # noqa: F401  (benchmarks may import both packages)
 
