@@ -13,6 +13,7 @@ near its peak. :meth:`MAMBA.learn <mamba_agent.MAMBA.learn>` calls it when train
 from __future__ import annotations
 
 import ctypes
+import functools
 import platform
 
 __all__ = ["retain_freed_memory"]
@@ -24,18 +25,16 @@ _SETTINGS = (
     (_M_TRIM_THRESHOLD, 2**31 - 1),  # never trim the heap's top back to the kernel
     (_M_TOP_PAD, 128 * 2**20),  # grow the heap in 128 MiB steps
 )
-_applied = False
 
 
+@functools.cache
 def retain_freed_memory() -> bool:
-    """Set glibc's malloc to keep freed memory for reuse (process-wide, idempotent).
+    """Set glibc's malloc to keep freed memory for reuse (process-wide; the first call decides,
+    later calls return its result at no cost).
 
     Returns True when the settings are in effect, False where they do not apply (not Linux with
     glibc). Never raises.
     """
-    global _applied
-    if _applied:
-        return True
     if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
         return False
     try:
@@ -43,5 +42,4 @@ def retain_freed_memory() -> bool:
     except (OSError, AttributeError):
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
-    _applied = all(mallopt(param, value) == 1 for param, value in _SETTINGS)
-    return _applied
+    return all(mallopt(param, value) == 1 for param, value in _SETTINGS)
