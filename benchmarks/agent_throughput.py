@@ -87,10 +87,13 @@ def _update_timing(
     gen = torch.Generator().manual_seed(0)
     batch = _batch(16, T, obs_dim, act_dim, np.random.default_rng(0))
     amp = torch.bfloat16 if precision == "bfloat16" else None
-    # one update, not timed; the posterior scan's oneDNN-packed Linears are counted like aten.mm
+    # one update, not timed; the posterior scan's oneDNN-packed Linears are counted like aten.mm;
+    # on one thread, since the counter does not see ops that the C++ scan runs on worker threads
+    torch.set_num_threads(1)
     with FlopCounterMode(display=False, custom_mapping=_ONEDNN_LINEAR_FLOPS) as counter:
         _, post = wm.train_step(batch, gen, amp)
         ac.train_step(wm, post, batch.is_terminal, gen, amp)
+    torch.set_num_threads(threads)
     times, wm_times = [], []
     for i in range(repeats + 1):
         t0 = time.perf_counter()

@@ -140,8 +140,10 @@ void gates_forward(const Tensor& pre, const T* h, const T* w, const T* b, double
     for (int64_t d = 0; d < D; ++d) {
       const T c = cd[r * D + d], upd = gr[2 * D + d], h0 = h[r * D + d];
       gr[D + d] = c;
-      // torch.lerp's formula, so that the PyTorch-op path rounds alike
-      h_new[r * D + d] = upd < T(0.5) ? h0 + upd * (c - h0) : c - (c - h0) * (T(1) - upd);
+      // torch.lerp's formula, so that the PyTorch-op path rounds alike (both sides computed, so
+      // that the loop vectorises as a blend)
+      const T from_h = h0 + upd * (c - h0), from_c = c - (c - h0) * (T(1) - upd);
+      h_new[r * D + d] = upd < T(0.5) ? from_h : from_c;
     }
   });
 }
@@ -173,6 +175,32 @@ void gates_backward_rows(const T* dh, const T* x, const T* h, const T* gates, co
   }
 }
 
+// The scan's rows are independent sequences. With several threads each thread runs all the steps
+// for its own block of rows (its matmuls single-threaded inside the parallel region, no
+// synchronisation between steps) instead of every small per-step kernel being split across the
+// threads: at B = 16 the per-step kernels are too small to split well.
+constexpr int64_t kScanBlockRows = 4;
+
+int64_t scan_blocks(int64_t B) {
+  return std::max<int64_t>(1, std::min<int64_t>(at::get_num_threads(), B / kScanBlockRows));
+}
+
+// f(block, r0, r1) for the row blocks of B rows, in parallel when there are several.
+template <typename F>
+void for_row_blocks(int64_t B, const F& f) {
+  const int64_t blocks = scan_blocks(B), per = (B + blocks - 1) / blocks;
+  if (blocks == 1) {
+    f(0, 0, B);
+    return;
+  }
+  at::parallel_for(0, blocks, 1, [&](int64_t k0, int64_t k1) {
+    at::NoGradGuard no_grad;  // grad mode is thread-local: the worker threads' default is on
+    for (int64_t k = k0; k < k1; ++k) {
+      if (k * per < B) f(k, k * per, std::min(B, (k + 1) * per));
+    }
+  });
+}
+
 template <typename T>
 std::vector<Tensor> forward_impl(const Tensor& act_proj, const Tensor& emb_proj,
                                  const Tensor& exp_noise, const Tensor& first,
@@ -191,57 +219,62 @@ std::vector<Tensor> forward_impl(const Tensor& act_proj, const Tensor& emb_proj,
   Tensor y_all = at::empty({steps, B, H}, opts), stats = at::empty({steps, 6, B}, opts);
   Tensor deter = at::empty({steps, B, D}, opts), logits = at::empty({steps, B, L}, opts);
   Tensor soft = at::empty({steps, B, L}, opts), stoch = at::zeros({steps, B, L}, opts);
-  Tensor n_tmp = at::empty({B, 3 * D}, opts), prod = at::empty({B, D}, opts);
   const Tensor w_zt = w[0].t(), w_xt = w[3].t(), w_ht = w[4].t(), w_oht = w[7].t();
   const Tensor w_outt = w[10].t();
   const T *ln1_w = ptr<T>(w[1]), *ln1_b = ptr<T>(w[2]), *ln2_w = ptr<T>(w[5]);
   const T *ln2_b = ptr<T>(w[6]), *ln3_w = ptr<T>(w[8]), *ln3_b = ptr<T>(w[9]);
   const T keep = static_cast<T>(1.0 - unimix), floor_p = static_cast<T>(unimix / C);
-  Tensor h = h_start.contiguous(), z = z_start.contiguous();
-  for (int64_t t = 0; t < steps; ++t) {
-    if (resets[t]) {
-      h = at::where(first[t], h_init, h).contiguous();
-      z = at::where(first[t], z_init, z).contiguous();
-    }
-    h_prev[t].copy_(h);
-    z_prev[t].copy_(z);
-    T* st = ptr<T>(stats[t]);
-    Tensor u = u_all[t], a1 = a1_all[t], x = x_all[t], g = g_all[t];
-    at::addmm_out(u, act_proj[t], z, w_zt);
-    layer_norm_rows<T>(ptr<T>(u), ln1_w, ln1_b, ptr<T>(a1), st, st + B, B, H, eps);
-    at::silu_out(x, a1);
-    if (packed_h.has_value()) {
-      g.copy_(packed_linear_add(h, at::mm(x, w_xt), *packed_h));
-    } else {
-      at::addmm_out(g, at::mm(h, w_ht), x, w_xt);
-    }
-    gates_forward<T>(g, ptr<T>(h), ln2_w, ln2_b, eps, n_tmp, st + 2 * B, st + 3 * B, prod,
-                     ptr<T>(gates[t]), ptr<T>(deter[t]));
-    h = deter[t];
-    Tensor q = q_all[t], a3 = a3_all[t], y = y_all[t], lg = logits[t];
-    at::addmm_out(q, emb_proj[t], h, w_oht);
-    layer_norm_rows<T>(ptr<T>(q), ln3_w, ln3_b, ptr<T>(a3), st + 4 * B, st + 5 * B, B, H, eps);
-    at::silu_out(y, a3);
-    at::addmm_out(lg, w[11], y, w_outt);
-    Tensor p = soft[t].view({B, S, C});
-    at::_softmax_out(p, lg.view({B, S, C}), -1, false);
-    const T *pp = ptr<T>(p), *en = ptr<T>(exp_noise[t]);
-    T* zt = ptr<T>(stoch[t]);
-    for (int64_t k = 0; k < B * S; ++k) {
-      const int64_t o = k * C;
-      int64_t best = 0;
-      T best_score = -1;
-      for (int64_t c = 0; c < C; ++c) {
-        const T score = (pp[o + c] * keep + floor_p) * en[o + c];
-        if (score > best_score) {
-          best_score = score;
-          best = c;
-        }
+  for_row_blocks(B, [&](int64_t, int64_t r0, int64_t r1) {
+    const int64_t b = r1 - r0;
+    auto rows = [&](const Tensor& x) { return x.narrow(0, r0, b); };  // a contiguous block
+    Tensor n_tmp = at::empty({b, 3 * D}, opts), prod = at::empty({b, D}, opts);
+    Tensor h = rows(h_start).contiguous(), z = rows(z_start).contiguous();
+    for (int64_t t = 0; t < steps; ++t) {
+      if (resets[t]) {
+        const Tensor f = rows(first[t]);
+        h = at::where(f, rows(h_init), h).contiguous();
+        z = at::where(f, rows(z_init), z).contiguous();
       }
-      zt[o + best] = 1;
+      rows(h_prev[t]).copy_(h);
+      rows(z_prev[t]).copy_(z);
+      T* st = ptr<T>(stats[t]) + r0;  // stat k of row r0 + i at st[k * B + i]
+      Tensor u = rows(u_all[t]), a1 = rows(a1_all[t]), x = rows(x_all[t]), g = rows(g_all[t]);
+      at::addmm_out(u, rows(act_proj[t]), z, w_zt);
+      layer_norm_rows<T>(ptr<T>(u), ln1_w, ln1_b, ptr<T>(a1), st, st + B, b, H, eps);
+      at::silu_out(x, a1);
+      if (packed_h.has_value()) {
+        g.copy_(packed_linear_add(h, at::mm(x, w_xt), *packed_h));
+      } else {
+        at::addmm_out(g, at::mm(h, w_ht), x, w_xt);
+      }
+      h = rows(deter[t]);
+      gates_forward<T>(g, ptr<T>(rows(h_prev[t])), ln2_w, ln2_b, eps, n_tmp, st + 2 * B,
+                       st + 3 * B, prod, ptr<T>(rows(gates[t])), ptr<T>(h));
+      Tensor q = rows(q_all[t]), a3 = rows(a3_all[t]), y = rows(y_all[t]), lg = rows(logits[t]);
+      at::addmm_out(q, rows(emb_proj[t]), h, w_oht);
+      layer_norm_rows<T>(ptr<T>(q), ln3_w, ln3_b, ptr<T>(a3), st + 4 * B, st + 5 * B, b, H, eps);
+      at::silu_out(y, a3);
+      at::addmm_out(lg, w[11], y, w_outt);
+      Tensor p = rows(soft[t]).view({b, S, C});
+      at::_softmax_out(p, lg.view({b, S, C}), -1, false);
+      const T *pp = ptr<T>(p), *en = ptr<T>(rows(exp_noise[t]));
+      T* zt = ptr<T>(rows(stoch[t]));
+      for (int64_t k = 0; k < b * S; ++k) {
+        const int64_t o = k * C;
+        int64_t best = 0;
+        T best_score = -1;
+        for (int64_t c = 0; c < C; ++c) {
+          const T score = (pp[o + c] * keep + floor_p) * en[o + c];
+          if (score > best_score) {
+            best_score = score;
+            best = c;
+          }
+        }
+        zt[o + best] = 1;
+      }
+      z = rows(stoch[t]);
     }
-    z = stoch[t];
-  }
+  });
   return {deter, stoch, logits, h_prev, z_prev, u_all, a1_all, x_all, g_all, gates,
           q_all,  a3_all, y_all, stats, soft};
 }
@@ -264,74 +297,93 @@ std::vector<Tensor> backward_impl(at::TensorList saved, const Tensor& first,
   Tensor d_lg = at::empty({K, B, L}, opts), d_g = at::empty({K, B, 3 * D}, opts);
   Tensor d_y = at::empty({B, H}, opts), d_a = at::empty({B, H}, opts);
   Tensor d_ht = at::empty({B, D}, opts), d_hd = at::empty({B, D}, opts);
-  std::vector<T> dn(3 * D);
   std::vector<Tensor> acc;
   for (const auto& p : w) acc.push_back(at::zeros_like(p));
-  T *acc_ln1_w = ptr<T>(acc[1]), *acc_ln1_b = ptr<T>(acc[2]), *acc_ln2_w = ptr<T>(acc[5]);
-  T *acc_ln2_b = ptr<T>(acc[6]), *acc_ln3_w = ptr<T>(acc[8]), *acc_ln3_b = ptr<T>(acc[9]);
-  T* acc_b_out = ptr<T>(acc[11]);
+  // the LayerNorms' and b_out's gradients: one partial sum per row block, added at the end
+  const std::vector<int64_t> summed = {1, 2, 5, 6, 8, 9, 11};
+  std::vector<std::vector<Tensor>> part(scan_blocks(B));
+  for (auto& p : part)
+    for (int64_t i : summed) p.push_back(at::zeros_like(w[i]));
   const T *ln1_w = ptr<T>(w[1]), *ln2_w = ptr<T>(w[5]), *ln2_b = ptr<T>(w[6]);
   const T* ln3_w = ptr<T>(w[8]);
   const T keep = static_cast<T>(1.0 - unimix);
   Tensor d_h_init = at::zeros({B, D}, opts), d_z_init = at::zeros({B, L}, opts);
   Tensor d_h = at::zeros({B, D}, opts), d_z = at::zeros({B, L}, opts);
-  for (int64_t t = steps - 1; t >= 0; --t) {
-    const int64_t j = t % K;
-    const T* st = ptr<T>(stats[t]);
-    // z_t = onehot + p - sg(p), p = (1 - unimix) softmax(logits) + unimix / C
-    {
-      const T *gs = ptr<T>(g_stoch[t]), *dz = ptr<T>(d_z), *pp = ptr<T>(soft[t]);
-      const T* gl = ptr<T>(g_logits[t]);
-      T* dl = ptr<T>(d_lg[j]);
-      for (int64_t k = 0; k < B * S; ++k) {
-        const int64_t o = k * C;
-        T dot = 0;
-        for (int64_t c = 0; c < C; ++c) dot += (gs[o + c] + dz[o + c]) * keep * pp[o + c];
-        for (int64_t c = 0; c < C; ++c) {
-          const T v = pp[o + c] * ((gs[o + c] + dz[o + c]) * keep - dot) + gl[o + c];
-          dl[o + c] = v;
-          acc_b_out[(o + c) % L] += v;
+  // chunks of K steps from the end (the first one possibly shorter): each row block walks the
+  // chunk's steps backwards, then the chunk's weight gradients are one matmul each
+  for (int64_t hi = steps - 1; hi >= 0;) {
+    const int64_t lo = (hi / K) * K;
+    for_row_blocks(B, [&](int64_t blk, int64_t r0, int64_t r1) {
+      const int64_t b = r1 - r0;
+      auto rows = [&](const Tensor& x) { return x.narrow(0, r0, b); };
+      T *acc_ln1_w = ptr<T>(part[blk][0]), *acc_ln1_b = ptr<T>(part[blk][1]);
+      T *acc_ln2_w = ptr<T>(part[blk][2]), *acc_ln2_b = ptr<T>(part[blk][3]);
+      T *acc_ln3_w = ptr<T>(part[blk][4]), *acc_ln3_b = ptr<T>(part[blk][5]);
+      T* acc_b_out = ptr<T>(part[blk][6]);
+      std::vector<T> dn(3 * D);
+      Tensor dy = rows(d_y), da = rows(d_a), dht = rows(d_ht), dhd = rows(d_hd);
+      Tensor dh = rows(d_h), dz = rows(d_z);
+      for (int64_t t = hi; t >= lo; --t) {
+        const int64_t j = t - lo;
+        const T* st = ptr<T>(stats[t]) + r0;
+        // z_t = onehot + p - sg(p), p = (1 - unimix) softmax(logits) + unimix / C
+        {
+          const T *gs = ptr<T>(rows(g_stoch[t])), *dzp = ptr<T>(dz), *pp = ptr<T>(rows(soft[t]));
+          const T* gl = ptr<T>(rows(g_logits[t]));
+          T* dl = ptr<T>(rows(d_lg[j]));
+          for (int64_t k = 0; k < b * S; ++k) {
+            const int64_t o = k * C;
+            T dot = 0;
+            for (int64_t c = 0; c < C; ++c) dot += (gs[o + c] + dzp[o + c]) * keep * pp[o + c];
+            for (int64_t c = 0; c < C; ++c) {
+              const T v = pp[o + c] * ((gs[o + c] + dzp[o + c]) * keep - dot) + gl[o + c];
+              dl[o + c] = v;
+              acc_b_out[(o + c) % L] += v;
+            }
+          }
         }
+        at::mm_out(dy, rows(d_lg[j]), w[10]);
+        at::silu_backward_out(da, dy, rows(a3_all[t]));
+        layer_norm_backward_rows<T>(ptr<T>(da), ptr<T>(rows(q_all[t])), st + 4 * B, st + 5 * B,
+                                    ln3_w, ptr<T>(rows(d_q[t])), acc_ln3_w, acc_ln3_b, b, H);
+        dh.add_(rows(g_deter[t]));
+        at::addmm_out(dht, dh, rows(d_q[t]), w[7]);  // all of dL/dh_t
+        Tensor dg = rows(d_g[j]);
+        gates_backward_rows<T>(ptr<T>(dht), ptr<T>(rows(g_all[t])), ptr<T>(rows(h_prev[t])),
+                               ptr<T>(rows(gates[t])), st + 2 * B, st + 3 * B, ln2_w, ln2_b,
+                               ptr<T>(dg), ptr<T>(dhd), acc_ln2_w, acc_ln2_b, dn.data(), 0, b, D);
+        Tensor d_hp = packed_ht.has_value() ? packed_linear_add(dg, dhd, *packed_ht)
+                                            : at::addmm(dhd, dg, w[4]);
+        at::mm_out(dy, dg, w[3]);
+        at::silu_backward_out(da, dy, rows(a1_all[t]));
+        layer_norm_backward_rows<T>(ptr<T>(da), ptr<T>(rows(u_all[t])), st, st + B, ln1_w,
+                                    ptr<T>(rows(d_u[t])), acc_ln1_w, acc_ln1_b, b, H);
+        Tensor d_zp = at::mm(rows(d_u[t]), w[0]);
+        if (resets[t]) {  // rows reset at t took h_{t-1}, z_{t-1} from the initial state
+          const Tensor f = rows(first[t]);
+          rows(d_h_init).add_(at::where(f, d_hp, 0.0));
+          rows(d_z_init).add_(at::where(f, d_zp, 0.0));
+          d_hp = at::where(f, 0.0, d_hp);
+          d_zp = at::where(f, 0.0, d_zp);
+        }
+        dh.copy_(d_hp);
+        dz.copy_(d_zp);
       }
-    }
-    at::mm_out(d_y, d_lg[j], w[10]);
-    at::silu_backward_out(d_a, d_y, a3_all[t]);
-    layer_norm_backward_rows<T>(ptr<T>(d_a), ptr<T>(q_all[t]), st + 4 * B, st + 5 * B, ln3_w,
-                                ptr<T>(d_q[t]), acc_ln3_w, acc_ln3_b, B, H);
-    d_h.add_(g_deter[t]);
-    at::addmm_out(d_ht, d_h, d_q[t], w[7]);  // all of dL/dh_t
-    Tensor dg = d_g[j];
-    gates_backward_rows<T>(ptr<T>(d_ht), ptr<T>(g_all[t]), ptr<T>(h_prev[t]), ptr<T>(gates[t]),
-                           st + 2 * B, st + 3 * B, ln2_w, ln2_b, ptr<T>(dg), ptr<T>(d_hd),
-                           acc_ln2_w, acc_ln2_b, dn.data(), 0, B, D);
-    Tensor d_hp = packed_ht.has_value() ? packed_linear_add(dg, d_hd, *packed_ht)
-                                        : at::addmm(d_hd, dg, w[4]);
-    at::mm_out(d_y, dg, w[3]);
-    at::silu_backward_out(d_a, d_y, a1_all[t]);
-    layer_norm_backward_rows<T>(ptr<T>(d_a), ptr<T>(u_all[t]), st, st + B, ln1_w, ptr<T>(d_u[t]),
-                                acc_ln1_w, acc_ln1_b, B, H);
-    Tensor d_zp = at::mm(d_u[t], w[0]);
-    if (resets[t]) {  // rows reset at t took h_{t-1}, z_{t-1} from the initial state
-      const Tensor f = first[t];
-      d_h_init.add_(at::where(f, d_hp, 0.0));
-      d_z_init.add_(at::where(f, d_zp, 0.0));
-      d_hp = at::where(f, 0.0, d_hp);
-      d_zp = at::where(f, 0.0, d_zp);
-    }
-    d_h = d_hp.contiguous();
-    d_z = d_zp.contiguous();
-    if (j == 0) {  // the chunk t .. t + n - 1 is complete: its weight gradients in one matmul each
-      const int64_t n = std::min(K, steps - t);
-      auto rows = [](const Tensor& x) { return x.reshape({-1, x.size(-1)}); };
-      auto c = [&](const Tensor& x) { return rows(x.narrow(0, t, n)); };
-      auto k = [&](const Tensor& x) { return rows(x.narrow(0, 0, n)); };
-      acc[0].addmm_(c(d_u).t(), c(z_prev));
-      acc[3].addmm_(k(d_g).t(), c(x_all));
-      acc[4].addmm_(k(d_g).t(), c(h_prev));
-      acc[7].addmm_(c(d_q).t(), c(deter));
-      acc[10].addmm_(k(d_lg).t(), c(y_all));
-    }
+    });
+    // the chunk lo .. hi is complete: its weight gradients in one matmul each
+    const int64_t n = hi - lo + 1;
+    auto flat = [](const Tensor& x) { return x.reshape({-1, x.size(-1)}); };
+    auto c = [&](const Tensor& x) { return flat(x.narrow(0, lo, n)); };
+    auto k = [&](const Tensor& x) { return flat(x.narrow(0, 0, n)); };
+    acc[0].addmm_(c(d_u).t(), c(z_prev));
+    acc[3].addmm_(k(d_g).t(), c(x_all));
+    acc[4].addmm_(k(d_g).t(), c(h_prev));
+    acc[7].addmm_(c(d_q).t(), c(deter));
+    acc[10].addmm_(k(d_lg).t(), c(y_all));
+    hi = lo - 1;
   }
+  for (const auto& p : part)
+    for (size_t i = 0; i < summed.size(); ++i) acc[summed[i]].add_(p[i]);
   std::vector<Tensor> out = {d_u, d_q, d_h, d_z, d_h_init, d_z_init};
   out.insert(out.end(), acc.begin(), acc.end());
   return out;

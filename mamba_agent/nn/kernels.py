@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 import warnings
 from pathlib import Path
 
@@ -39,15 +40,26 @@ def native_kernels_available(device_type: str, dtype: torch.dtype) -> bool:
     return _load()
 
 
+def _openmp_flags() -> list[str]:
+    """``-fopenmp`` where PyTorch's intra-op parallelism is OpenMP on Linux (GCC), so that the
+    kernels' ``at::parallel_for`` loops run on PyTorch's threads; elsewhere the loops run serially
+    (at::parallel_for compiled without OpenMP runs its body on the calling thread)."""
+    if sys.platform.startswith("linux") and "parallel backend: OpenMP" in torch.__config__.parallel_info():
+        return ["-fopenmp"]
+    return []
+
+
 @functools.cache
 def _load() -> bool:
     try:
         from torch.utils import cpp_extension
 
+        openmp = _openmp_flags()
         cpp_extension.load(
             name="mamba_agent_kernels",
             sources=[str(_SOURCE)],
-            extra_cflags=["-O3", "-fopenmp-simd"],
+            extra_cflags=["-O3", "-fopenmp-simd", *openmp],
+            extra_ldflags=openmp,
             is_python_module=False,
             verbose=False,
         )

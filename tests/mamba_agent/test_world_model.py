@@ -38,6 +38,14 @@ def _batch(B: int = 3, T: int = 7) -> Batch:
     )
 
 
+@pytest.fixture
+def torch_threads():
+    """Sets PyTorch's intra-op thread count for one test (restored after it)."""
+    before = torch.get_num_threads()
+    yield torch.set_num_threads
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("chunk_rows", [1024, 6])
 @pytest.mark.parametrize(
     "dtype, packed",
@@ -45,16 +53,20 @@ def _batch(B: int = 3, T: int = 7) -> Batch:
     ids=["float64", "float32-onednn-packed", "float32-addmm"],
 )
 @pytest.mark.parametrize("reset_mid_sequence", [False, True])
-@pytest.mark.parametrize("scan_impl", ["c++", "python"])
+@pytest.mark.parametrize("scan_impl", ["c++", "c++-row-blocks", "python"])
 def test_observe_gradients_match_plain_autograd(
-    monkeypatch, scan_impl, reset_mid_sequence, dtype, packed, chunk_rows
+    monkeypatch, torch_threads, scan_impl, reset_mid_sequence, dtype, packed, chunk_rows
 ):
     """The posterior scan (hand-written backward; the C++ loops and the Python ones) and the
     autograd loop with chunked weight gradients give the plain autograd loop's losses and
     gradients, including through resets; ``chunk_rows`` 6 makes the scan's backward add its weight
     gradients in chunks of 2 steps (B = 3, T = 7: three full chunks and a partial one). In float32
     the scan runs both with its oneDNN-packed recurrent matmuls (where this PyTorch build has them)
-    and with plain addmm."""
+    and with plain addmm. ``c++-row-blocks``: B = 9 on two threads, so the C++ loops run as two
+    blocks of rows in parallel (5 + 4 rows; a reset of one row in each block)."""
+    rows = 9 if scan_impl == "c++-row-blocks" else 3
+    if rows > 3:
+        torch_threads(2)
     monkeypatch.setattr(posterior_scan, "_CHUNK_ROWS", chunk_rows)
     if not packed:
         monkeypatch.setattr(posterior_scan, "_onednn_packing", lambda device_type, dtype: False)
@@ -73,12 +85,14 @@ def test_observe_gradients_match_plain_autograd(
     monkeypatch.setattr(posterior_scan._PosteriorScan, "forward", staticmethod(spy))
     torch.manual_seed(0)
     wm = WorldModel(make_config("tiny").world_model, obs_dim=3, act_dim=2).to(dtype)
-    batch = _batch()
+    batch = _batch(B=rows)
     batch = Batch(batch.obs.to(dtype), batch.prev_action.to(dtype), batch.reward.to(dtype),
                   batch.is_first, batch.is_terminal)  # fmt: skip
     if reset_mid_sequence:
         batch.is_first[:, 4] = True
         batch.is_first[1, 2] = True  # and one row alone
+        if rows > 3:
+            batch.is_first[7, 5] = True  # one row alone in the second block too
 
     def grads() -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         wm.zero_grad(set_to_none=True)
@@ -87,7 +101,7 @@ def test_observe_gradients_match_plain_autograd(
         return loss, {n: p.grad.clone() for n, p in wm.named_parameters() if p.grad is not None}
 
     scan = grads()
-    assert calls == [scan_impl == "c++"]
+    assert calls == [scan_impl != "python"]
     monkeypatch.setattr(rssm_module.RSSM, "observe", rssm_module.RSSM.observe_autograd)
     chunked = grads()
     monkeypatch.setattr(rssm_module, "DeferredLinearGrad", PlainLinear)
