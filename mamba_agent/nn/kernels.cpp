@@ -5,9 +5,13 @@
 // Python's per-op overhead and with the LayerNorms, the GRU gates, the softmax backward and the
 // categorical sampling written as fused loops over the B rows of a step. Matmuls, SiLU, sigmoid,
 // tanh and softmax stay ATen calls (their vectorised kernels).
+// With several threads, each runs all the steps for its own block of rows (for_row_blocks).
 // 2. The LayerNorm GRU gates of nn/layers.py over N rows (gru_forward / gru_backward): LayerNorm,
 // gate inputs and blend as three loops over the rows (in parallel; sigmoid and tanh by ATen), and
 // one loop for the backward, instead of a dozen (N, D) temporaries and their backward kernels.
+//
+// Built with -fopenmp where PyTorch's threads are GNU OpenMP's (kernels.py), so that
+// at::parallel_for here runs on PyTorch's threads; without it, at::parallel_for runs serially.
 //
 // Scan layout: every (T, B, ...) tensor is contiguous and time-major. Weights, in this order:
 //   w_z (H, L), ln1_w, ln1_b (H), w_x (3D, H), w_h (3D, D), ln2_w, ln2_b (3D), w_oh (H, D),

@@ -5,7 +5,9 @@ Two pieces of the world model run as C++ loops on the CPU: the RSSM posterior sc
 ~0.2 ms per step on 2 CPU cores, more than the arithmetic at B = 16) and the LayerNorm GRU gates
 (:class:`mamba_agent.nn.layers.LayerNormGRUCell`: LayerNorm, gates and blend as a few loops over
 the rows instead of a dozen full-size temporaries). Matmuls, sigmoid, tanh, SiLU and softmax stay ATen
-calls. The kernels are compiled once per machine and PyTorch version with
+calls. Where PyTorch's threads are GNU OpenMP's (Linux wheels) the kernels share them: the gates'
+loops over rows run in parallel, and the scan runs its sequences as blocks of rows, one per thread
+(the recurrences are independent). The kernels are compiled once per machine and PyTorch version with
 :func:`torch.utils.cpp_extension.load` (needs a C++ compiler and ``ninja``; ~20 s) into PyTorch's
 extension cache (``$TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``). Where
 building fails, or with ``MAMBA_AGENT_KERNELS=python`` in the environment, the same computations
@@ -41,12 +43,19 @@ def native_kernels_available(device_type: str, dtype: torch.dtype) -> bool:
 
 
 def _openmp_flags() -> list[str]:
-    """``-fopenmp`` where PyTorch's intra-op parallelism is OpenMP on Linux (GCC), so that the
-    kernels' ``at::parallel_for`` loops run on PyTorch's threads; elsewhere the loops run serially
-    (at::parallel_for compiled without OpenMP runs its body on the calling thread)."""
-    if sys.platform.startswith("linux") and "parallel backend: OpenMP" in torch.__config__.parallel_info():
-        return ["-fopenmp"]
-    return []
+    """``-fopenmp`` where PyTorch's intra-op threads are GNU OpenMP's (Linux; the loaded runtime is
+    ``libgomp.so.1``, which the kernels then share), so that their ``at::parallel_for`` loops run on
+    PyTorch's threads. Elsewhere the kernels are built without OpenMP and those loops run on the
+    calling thread (``at::parallel_for`` compiled without OpenMP runs its body serially)."""
+    if not sys.platform.startswith("linux"):
+        return []
+    if "parallel backend: OpenMP" not in torch.__config__.parallel_info():
+        return []
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return []
+    return ["-fopenmp"] if "/libgomp.so.1\n" in maps else []
 
 
 @functools.cache

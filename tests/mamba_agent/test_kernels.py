@@ -25,9 +25,12 @@ def _cell(dtype: torch.dtype) -> LayerNormGRUCell:
     return cell
 
 
+@pytest.mark.parametrize("threads", [1, 2])
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
-def test_gru_gates_kernel_matches_pytorch_ops(monkeypatch, dtype):
-    """Same output and gradients (inputs, state, LayerNorm affine, projections) as the ops path."""
+def test_gru_gates_kernel_matches_pytorch_ops(monkeypatch, torch_threads, dtype, threads):
+    """Same output and gradients (inputs, state, LayerNorm affine, projections) as the ops path,
+    on one thread and with the rows split between two."""
+    torch_threads(threads)
     cell = _cell(dtype)
     x = torch.randn(37, 5, dtype=dtype, requires_grad=True)  # several row blocks
     h = torch.randn(37, 6, dtype=dtype, requires_grad=True)
@@ -87,3 +90,21 @@ def test_kernels_opt_out_and_build_failure(monkeypatch):
     finally:
         kernels._load.cache_clear()
     assert kernels.native_kernels_available("cpu", torch.float32)  # loads again
+
+
+def test_openmp_only_with_pytorchs_gnu_openmp(monkeypatch):
+    """-fopenmp only on Linux where PyTorch's threads are OpenMP's and the runtime loaded is
+    libgomp.so.1 (which the kernels then share); otherwise their parallel loops run serially."""
+    monkeypatch.setattr(kernels.sys, "platform", "darwin")
+    assert kernels._openmp_flags() == []
+    monkeypatch.setattr(kernels.sys, "platform", "linux")
+    monkeypatch.setattr(
+        torch.__config__, "parallel_info", lambda: "ATen parallel backend: native thread pool"
+    )
+    assert kernels._openmp_flags() == []
+    monkeypatch.setattr(torch.__config__, "parallel_info", lambda: "ATen parallel backend: OpenMP")
+    maps = "7f00-7f01 r-xp 0 0:0 1 /opt/torch/lib/{}\n"
+    monkeypatch.setattr(kernels.Path, "read_text", lambda self: maps.format("libiomp5.so"))
+    assert kernels._openmp_flags() == []
+    monkeypatch.setattr(kernels.Path, "read_text", lambda self: maps.format("libgomp.so.1"))
+    assert kernels._openmp_flags() == ["-fopenmp"]

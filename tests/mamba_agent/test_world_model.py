@@ -38,14 +38,6 @@ def _batch(B: int = 3, T: int = 7) -> Batch:
     )
 
 
-@pytest.fixture
-def torch_threads():
-    """Sets PyTorch's intra-op thread count for one test (restored after it)."""
-    before = torch.get_num_threads()
-    yield torch.set_num_threads
-    torch.set_num_threads(before)
-
-
 @pytest.mark.parametrize("chunk_rows", [1024, 6])
 @pytest.mark.parametrize(
     "dtype, packed",
