@@ -58,6 +58,21 @@ def _openmp_flags() -> list[str]:
     return ["-fopenmp"] if "/libgomp.so.1\n" in maps else []
 
 
+# vector instructions for the kernels' loops, by the CPU capability PyTorch detected at run time
+# (the sets ATen itself requires for its AVX2 / AVX512 kernels)
+_ISA_FLAGS = {
+    "AVX2": ["-mavx2", "-mfma"],
+    "AVX512": ["-mavx2", "-mfma", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq"],
+}
+
+
+def _isa_flags() -> list[str]:
+    """Compiler flags for the vector instructions this CPU has, as PyTorch detected them (x86;
+    none elsewhere). They are part of the build's hash in the extension cache, so a machine with
+    other instructions builds its own copy."""
+    return list(_ISA_FLAGS.get(torch.backends.cpu.get_cpu_capability(), []))
+
+
 @functools.cache
 def _load() -> bool:
     try:
@@ -67,7 +82,7 @@ def _load() -> bool:
         cpp_extension.load(
             name="mamba_agent_kernels",
             sources=[str(_SOURCE)],
-            extra_cflags=["-O3", "-fopenmp-simd", *openmp],
+            extra_cflags=["-O3", "-fopenmp-simd", *_isa_flags(), *openmp],
             extra_ldflags=openmp,
             is_python_module=False,
             verbose=False,

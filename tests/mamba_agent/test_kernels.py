@@ -108,3 +108,12 @@ def test_openmp_only_with_pytorchs_gnu_openmp(monkeypatch):
     assert kernels._openmp_flags() == []
     monkeypatch.setattr(kernels.Path, "read_text", lambda self: maps.format("libgomp.so.1"))
     assert kernels._openmp_flags() == ["-fopenmp"]
+
+
+def test_vector_instruction_flags_follow_pytorchs_cpu_capability(monkeypatch):
+    """The kernels are compiled for the vector instructions PyTorch found on this CPU, no more."""
+    for capability, expected in (("DEFAULT", []), ("SVE256", []), ("AVX2", ["-mavx2", "-mfma"])):
+        monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda c=capability: c)
+        assert kernels._isa_flags() == expected
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    assert {"-mavx2", "-mfma", "-mavx512f", "-mavx512bw"} <= set(kernels._isa_flags())
