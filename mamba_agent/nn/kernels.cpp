@@ -144,8 +144,8 @@ void gates_forward(const Tensor& pre, const T* h, const T* w, const T* b, double
     for (int64_t d = 0; d < D; ++d) {
       const T c = cd[r * D + d], upd = gr[2 * D + d], h0 = h[r * D + d];
       gr[D + d] = c;
-      // torch.lerp's formula, so that the PyTorch-op path rounds alike (both sides computed, so
-      // that the loop vectorises as a blend)
+      // torch.lerp's formula, as on the PyTorch-op path (both sides computed, so that the loop
+      // vectorises as a blend)
       const T from_h = h0 + upd * (c - h0), from_c = c - (c - h0) * (T(1) - upd);
       h_new[r * D + d] = upd < T(0.5) ? from_h : from_c;
     }
