@@ -4,8 +4,8 @@ Two pieces of the world model run as C++ loops on the CPU: the RSSM posterior sc
 (:mod:`mamba_agent.world_model.posterior_scan`: the Python loop without Python's per-op overhead,
 ~0.2 ms per step on 2 CPU cores, more than the arithmetic at B = 16) and the LayerNorm GRU gates
 (:class:`mamba_agent.nn.layers.LayerNormGRUCell`: LayerNorm, gates and blend as a few loops over
-the rows instead of a dozen full-size temporaries). Matmuls, sigmoid, tanh, SiLU and softmax stay ATen
-calls. Where PyTorch's threads are GNU OpenMP's (Linux wheels) the kernels share them: the gates'
+blocks of rows that stay in cache instead of a dozen full-size temporaries). Matmuls, sigmoid, SiLU
+and softmax stay ATen calls. Where PyTorch's threads are GNU OpenMP's (Linux wheels) the kernels share them: the gates'
 loops over rows run in parallel, and the scan runs its sequences as blocks of rows, one per thread
 (the recurrences are independent). The kernels are compiled once per machine and PyTorch version with
 :func:`torch.utils.cpp_extension.load` (needs a C++ compiler and ``ninja``; ~20 s) into PyTorch's
