@@ -19,6 +19,7 @@ from mamba_agent.nn.distributions import (
     unimix_probs,
 )
 from mamba_agent.nn.layers import input_gradient_mlps, mlp, zero_init
+from mamba_agent.nn.packed_linear import Linear, packed_weights
 from mamba_agent.world_model.loss import gather_time, subsample_indices
 from mamba_agent.world_model.model import WorldModel
 from mamba_agent.world_model.rssm import RSSMState, gumbel_noise
@@ -179,7 +180,7 @@ class ActorCritic(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.actor = Actor(feat, act_dim, discrete, units, layers, unimix, cfg.min_std, cfg.max_std)
-        self.critic = nn.Sequential(mlp(feat, units, layers), zero_init(nn.Linear(units, bins)))
+        self.critic = nn.Sequential(mlp(feat, units, layers), zero_init(Linear(units, bins)))
         self.slow_critic = copy.deepcopy(self.critic).requires_grad_(False)
         self.retnorm = ReturnNormalizer(cfg.retnorm_decay, cfg.retnorm_low, cfg.retnorm_high)
         self.register_buffer("bins", symlog_bins(bins), persistent=False)
@@ -276,16 +277,17 @@ class ActorCritic(nn.Module):
         cfg = self.cfg
         actor_params = list(self.actor.parameters())
         critic_params = list(self.critic.parameters())
-        with torch.autocast(
-            is_terminal.device.type,
-            dtype=amp_dtype or torch.bfloat16,
-            enabled=amp_dtype is not None,
-        ):
-            a_loss, c_loss, metrics = self.losses(wm, post, is_terminal, generator)
-        self.actor_opt.zero_grad(set_to_none=True)
-        self.critic_opt.zero_grad(set_to_none=True)
-        a_loss.backward(inputs=actor_params)  # the two losses share no graph
-        c_loss.backward(inputs=critic_params)
+        with packed_weights():  # large Linears on oneDNN-packed weights (not under autocast)
+            with torch.autocast(
+                is_terminal.device.type,
+                dtype=amp_dtype or torch.bfloat16,
+                enabled=amp_dtype is not None,
+            ):
+                a_loss, c_loss, metrics = self.losses(wm, post, is_terminal, generator)
+            self.actor_opt.zero_grad(set_to_none=True)
+            self.critic_opt.zero_grad(set_to_none=True)
+            a_loss.backward(inputs=actor_params)  # the two losses share no graph
+            c_loss.backward(inputs=critic_params)
         metrics["behavior/actor_grad_norm"] = float(
             nn.utils.clip_grad_norm_(actor_params, cfg.ac_clip)
         )

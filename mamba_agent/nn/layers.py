@@ -11,6 +11,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from mamba_agent.nn.kernels import native_kernels_available
+from mamba_agent.nn.packed_linear import Linear, autocast_enabled, linear
 
 __all__ = [
     "mlp",
@@ -23,14 +24,15 @@ __all__ = [
 
 
 def mlp(inp: int, units: int, layers: int, out: int | None = None) -> nn.Sequential:
-    """``layers`` blocks of Linear(no bias) -> LayerNorm -> SiLU, then an optional Linear to ``out``."""
+    """``layers`` blocks of Linear(no bias) -> LayerNorm -> SiLU, then an optional Linear to ``out``
+    (:class:`~mamba_agent.nn.packed_linear.Linear`: on packed weights inside training updates)."""
     mods: list[nn.Module] = []
     size = inp
     for _ in range(layers):
-        mods += [nn.Linear(size, units, bias=False), nn.LayerNorm(units, eps=1e-3), nn.SiLU()]
+        mods += [Linear(size, units, bias=False), nn.LayerNorm(units, eps=1e-3), nn.SiLU()]
         size = units
     if out is not None:
-        mods.append(nn.Linear(size, out))
+        mods.append(Linear(size, out))
     return nn.Sequential(*mods)
 
 
@@ -50,9 +52,7 @@ def input_gradient_mlps(x: torch.Tensor, nets: Sequence[nn.Module]) -> list[torc
     )
     weight = torch.cat([f.weight for f in firsts]).detach()
     outs = []
-    for net_layers, y in zip(
-        layers, F.linear(x, weight).split([f.out_features for f in firsts], -1)
-    ):
+    for net_layers, y in zip(layers, linear(x, weight).split([f.out_features for f in firsts], -1)):
         for layer in net_layers[1:]:
             y = layer(y)
         outs.append(y)
@@ -80,8 +80,8 @@ class LayerNormGRUCell(nn.Module):
     def __init__(self, inp: int, size: int) -> None:
         super().__init__()
         self.size = size
-        self.linear_x = nn.Linear(inp, 3 * size, bias=False)
-        self.linear_h = nn.Linear(size, 3 * size, bias=False)
+        self.linear_x = Linear(inp, 3 * size, bias=False)
+        self.linear_h = Linear(size, 3 * size, bias=False)
         self.norm = nn.LayerNorm(3 * size, eps=1e-3)
         bound = 1.0 / (inp + size) ** 0.5  # nn.Linear's init for the fan-in of [x, h]
         with torch.no_grad():
@@ -112,14 +112,6 @@ class LayerNormGRUCell(nn.Module):
         cand = torch.tanh(torch.sigmoid(reset) * cand)
         gate = torch.sigmoid(update)  # (.to is free when the dtypes already agree)
         return torch.lerp(h, cand.to(h.dtype), gate.to(h.dtype))
-
-
-def autocast_enabled(device_type: str) -> bool:
-    """Whether autocast is on for ``device_type`` (also on torch < 2.4)."""
-    try:
-        return torch.is_autocast_enabled(device_type)
-    except TypeError:  # torch < 2.4
-        return torch.is_autocast_enabled() or torch.is_autocast_cpu_enabled()
 
 
 def _fused_gates(pre: torch.Tensor, h: torch.Tensor) -> bool:

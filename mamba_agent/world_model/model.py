@@ -10,6 +10,7 @@ from mamba_agent.config import WorldModelConfig
 from mamba_agent.data.batch import Batch
 from mamba_agent.nn.distributions import symlog_bins
 from mamba_agent.nn.functions import symlog
+from mamba_agent.nn.packed_linear import packed_weights
 from mamba_agent.world_model.loss import (
     gather_time,
     kl_balance_loss,
@@ -134,13 +135,16 @@ class WorldModel(nn.Module):
     ) -> tuple[dict[str, float], RSSMState]:
         """One Adam step on :meth:`loss` with gradient clipping; returns (metrics, detached
         posterior). ``amp_dtype`` (opt-in mixed precision) autocasts the forward pass."""
-        with torch.autocast(
-            batch.obs.device.type, dtype=amp_dtype or torch.bfloat16, enabled=amp_dtype is not None
-        ):
-            loss, metrics, post = self.loss(batch, generator)
-        post = RSSMState(post.deter.float(), post.stoch.float())
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        with packed_weights():  # large Linears on oneDNN-packed weights (not under autocast)
+            with torch.autocast(
+                batch.obs.device.type,
+                dtype=amp_dtype or torch.bfloat16,
+                enabled=amp_dtype is not None,
+            ):
+                loss, metrics, post = self.loss(batch, generator)
+            post = RSSMState(post.deter.float(), post.stoch.float())
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
         norm = nn.utils.clip_grad_norm_(self.parameters(), self.cfg.wm_clip)
         self.optimizer.step()
         metrics["world_model/grad_norm"] = float(norm)

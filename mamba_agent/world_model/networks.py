@@ -7,6 +7,7 @@ from torch import nn
 
 from mamba_agent.nn.functions import symlog
 from mamba_agent.nn.layers import mlp, zero_init
+from mamba_agent.nn.packed_linear import Linear
 
 __all__ = ["Encoder", "Decoder", "RewardHead", "ContinueHead", "LocalWindowHead"]
 
@@ -39,7 +40,7 @@ class RewardHead(nn.Module):
 
     def __init__(self, feat: int, units: int, layers: int, bins: int) -> None:
         super().__init__()
-        self.net = nn.Sequential(mlp(feat, units, layers), zero_init(nn.Linear(units, bins)))
+        self.net = nn.Sequential(mlp(feat, units, layers), zero_init(Linear(units, bins)))
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         return self.net(feat)

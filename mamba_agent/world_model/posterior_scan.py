@@ -22,7 +22,6 @@ One step, for the state (h, z) after the reset to the initial state at ``is_firs
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +29,7 @@ from typing import Any
 import torch
 
 from mamba_agent.nn.kernels import native_kernels_available
+from mamba_agent.nn.packed_linear import onednn_packing_available
 
 __all__ = ["ScanWeights", "posterior_scan", "recurrent_linear"]
 
@@ -307,7 +307,7 @@ def recurrent_linear(
 
 def _packed_weight(weight: torch.Tensor, rows: int) -> torch.Tensor | None:
     """``weight`` (out, in) packed by oneDNN for ``rows``-row inputs, or None where not available."""
-    if not _onednn_packing(weight.device.type, weight.dtype):
+    if not onednn_packing_available(weight.device.type, weight.dtype):
         return None
     return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), rows)
 
@@ -340,20 +340,6 @@ def _native_backward(
     )
     # classes, unimix, eps, resets, first, noise; act_proj, emb_proj, start, init, weights
     return (None,) * 6 + tuple(grads)
-
-
-@functools.cache
-def _onednn_packing(device_type: str, dtype: torch.dtype) -> bool:
-    """Whether oneDNN's packed float32 Linear works here (probed once per device type and dtype)."""
-    if device_type != "cpu" or dtype != torch.float32 or not torch.backends.mkldnn.is_available():
-        return False
-    try:
-        w, x = torch.ones(3, 2), torch.ones(1, 2)
-        packed = torch.ops.mkldnn._reorder_linear_weight(w, 1)
-        y = torch.ops.mkldnn._linear_pointwise.binary(x, torch.ones(1, 3), packed, None, "add")
-        return bool(torch.equal(y, torch.full((1, 3), 3.0)))
-    except (AttributeError, RuntimeError):  # a build without the (private) ops
-        return False
 
 
 def _add_mm(acc: torch.Tensor, d_out: torch.Tensor, x: torch.Tensor) -> None:

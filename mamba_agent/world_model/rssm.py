@@ -16,6 +16,7 @@ from torch import nn
 
 from mamba_agent.nn.distributions import onehot_straight_through, unimix_probs
 from mamba_agent.nn.layers import DeferredLinearGrad, LayerNormGRUCell, autocast_enabled
+from mamba_agent.nn.packed_linear import Linear
 from mamba_agent.world_model.posterior_scan import ScanWeights, posterior_scan
 
 __all__ = ["RSSM", "RSSMState", "gumbel_noise"]
@@ -42,7 +43,7 @@ def gumbel_noise(
 
 
 def _block(inp: int, out: int) -> nn.Sequential:
-    return nn.Sequential(nn.Linear(inp, out, bias=False), nn.LayerNorm(out, eps=1e-3), nn.SiLU())
+    return nn.Sequential(Linear(inp, out, bias=False), nn.LayerNorm(out, eps=1e-3), nn.SiLU())
 
 
 class RSSM(nn.Module):
@@ -66,15 +67,15 @@ class RSSM(nn.Module):
         self.deter, self.stoch, self.classes, self.unimix = deter, stoch, classes, unimix
         self.latent = stoch * classes
         self.act_dim = act_dim
-        self.img_in_z = nn.Linear(self.latent, hidden, bias=False)
-        self.img_in_a = nn.Linear(act_dim, hidden, bias=False)
+        self.img_in_z = Linear(self.latent, hidden, bias=False)
+        self.img_in_a = Linear(act_dim, hidden, bias=False)
         self.img_in_norm = nn.Sequential(nn.LayerNorm(hidden, eps=1e-3), nn.SiLU())
         self.gru = LayerNormGRUCell(hidden, deter)
-        self.img_out = nn.Sequential(_block(deter, hidden), nn.Linear(hidden, self.latent))
-        self.obs_h = nn.Linear(deter, hidden, bias=False)
-        self.obs_e = nn.Linear(embed, hidden, bias=False)
+        self.img_out = nn.Sequential(_block(deter, hidden), Linear(hidden, self.latent))
+        self.obs_h = Linear(deter, hidden, bias=False)
+        self.obs_e = Linear(embed, hidden, bias=False)
         self.obs_norm = nn.Sequential(nn.LayerNorm(hidden, eps=1e-3), nn.SiLU())
-        self.obs_logits = nn.Linear(hidden, self.latent)
+        self.obs_logits = Linear(hidden, self.latent)
         self.init_deter = nn.Parameter(torch.zeros(deter))
 
     # -- helpers --------------------------------------------------------------------------------

@@ -61,7 +61,9 @@ def test_observe_gradients_match_plain_autograd(
         torch_threads(2)
     monkeypatch.setattr(posterior_scan, "_CHUNK_ROWS", chunk_rows)
     if not packed:
-        monkeypatch.setattr(posterior_scan, "_onednn_packing", lambda device_type, dtype: False)
+        monkeypatch.setattr(
+            posterior_scan, "onednn_packing_available", lambda device_type, dtype: False
+        )
     if scan_impl == "python":
         monkeypatch.setattr(posterior_scan, "native_kernels_available", lambda *args: False)
     else:
