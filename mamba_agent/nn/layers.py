@@ -99,10 +99,13 @@ class LayerNormGRUCell(nn.Module):
         """One step: x (..., inp), h (..., size) -> new h (..., size). ``h_proj`` / ``x_proj`` may
         carry ``linear_h(h)`` / ``linear_x(x)`` computed by the caller (see
         :class:`DeferredLinearGrad`)."""
+        own_proj = h_proj is None
         h_proj = self.linear_h(h) if h_proj is None else h_proj
         if x_proj is None and x.dim() == 2 and x.dtype == h_proj.dtype:
-            # h W_h^T + x W_x^T in one addmm: no separate (N, 3 size) x-projection and sum
-            pre = torch.addmm(h_proj, x, self.linear_x.weight.t())
+            # h W_h^T + x W_x^T in one addmm: no separate (N, 3 size) x-projection and sum, and
+            # into h W_h^T itself where it is ours (its backward does not need it)
+            w_x = self.linear_x.weight.t()
+            pre = h_proj.addmm_(x, w_x) if own_proj else torch.addmm(h_proj, x, w_x)
         else:
             pre = (self.linear_x(x) if x_proj is None else x_proj) + h_proj
         if _fused_gates(pre, h):
