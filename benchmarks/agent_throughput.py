@@ -39,7 +39,9 @@ from mamba_agent.world_model.model import WorldModel
 YARDSTICK = Path("/work/shared/bench/yardstick.py")
 
 
-def _batch(B: int, T: int, obs_dim: int, act_dim: int, rng: np.random.Generator) -> Batch:
+def _batch(
+    B: int, T: int, obs_dim: int, act_dim: int, rng: np.random.Generator, device: str = "cpu"
+) -> Batch:
     is_first = np.zeros((B, T), bool)
     is_first[:, 0] = True
     return Batch.from_numpy(
@@ -49,7 +51,8 @@ def _batch(B: int, T: int, obs_dim: int, act_dim: int, rng: np.random.Generator)
             "reward": (rng.random((B, T)) < 0.1).astype(np.float32),
             "is_first": is_first,
             "is_terminal": np.zeros((B, T), bool),
-        }
+        },
+        device,
     )
 
 
@@ -58,15 +61,25 @@ def _onednn_linear_flops(x_shape, *args, out_shape=None, **kwargs) -> int:
     return 2 * int(np.prod(out_shape)) * x_shape[-1]
 
 
-_ONEDNN_LINEAR_FLOPS = (
-    {torch.ops.mkldnn._linear_pointwise: _onednn_linear_flops}
-    if hasattr(torch.ops.mkldnn, "_linear_pointwise")
-    else {}
-)
+def _addmm_inplace_flops(self_shape, a_shape, b_shape, *args, **kwargs) -> int:
+    """FLOPs of aten.addmm_ (the counter knows only the out-of-place addmm)."""
+    return 2 * a_shape[0] * a_shape[1] * b_shape[1]
+
+
+# the ops the counter does not know: oneDNN's packed Linears (counted like aten.mm) and addmm_
+_EXTRA_FLOPS = {torch.ops.aten.addmm_: _addmm_inplace_flops}
+if hasattr(torch.ops.mkldnn, "_linear_pointwise"):
+    _EXTRA_FLOPS[torch.ops.mkldnn._linear_pointwise] = _onednn_linear_flops
 
 
 def _update_timing(
-    T: int, repeats: int, threads: int, precision: str, retain: bool, queue: mp.Queue
+    T: int,
+    repeats: int,
+    threads: int,
+    precision: str,
+    retain: bool,
+    device: str,
+    queue: mp.Queue,
 ) -> None:
     torch.set_num_threads(threads)
     if retain:  # as MAMBA.learn does on the CPU (config field cpu_retain_memory)
@@ -74,7 +87,7 @@ def _update_timing(
     torch.manual_seed(0)
     cfg = make_config("point_robot", imag_starts=512, imag_horizon=2, batch_size=16)
     obs_dim, act_dim = 4, 2
-    wm = WorldModel(cfg.world_model, obs_dim, act_dim)
+    wm = WorldModel(cfg.world_model, obs_dim, act_dim).to(device)
     ac = ActorCritic(
         cfg.behavior,
         wm.feat_dim,
@@ -85,24 +98,30 @@ def _update_timing(
         cfg.world_model.bins,
         cfg.world_model.unimix,
     )
-    gen = torch.Generator().manual_seed(0)
-    batch = _batch(16, T, obs_dim, act_dim, np.random.default_rng(0))
+    ac.to(device)
+    gen = torch.Generator(device).manual_seed(0)
+    batch = _batch(16, T, obs_dim, act_dim, np.random.default_rng(0), device)
+    sync = torch.cuda.synchronize if device.startswith("cuda") else lambda: None
     amp = torch.bfloat16 if precision == "bfloat16" else None
     times, wm_times = [], []
     for i in range(repeats + 1):
+        sync()
         t0 = time.perf_counter()
         _, post = wm.train_step(batch, gen, amp)
+        sync()
         t1 = time.perf_counter()
         ac.train_step(wm, post, batch.is_terminal, gen, amp)
+        sync()
         if i > 0:  # the first update warms up allocators
             times.append(time.perf_counter() - t0)
             wm_times.append(t1 - t0)
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    # one more update, counted (after the peak memory is read: it measures the timed updates); the
-    # posterior scan's oneDNN-packed Linears are counted like aten.mm; on one thread, since the
-    # counter does not see ops that the C++ scan runs on worker threads
+    if device.startswith("cuda"):  # the device's memory, not the host's
+        peak_mb = torch.cuda.max_memory_allocated() / 2**20
+    # one more update, counted (after the peak memory is read: it measures the timed updates); on
+    # one thread, since the counter does not see ops that the C++ scan runs on worker threads
     torch.set_num_threads(1)
-    with FlopCounterMode(display=False, custom_mapping=_ONEDNN_LINEAR_FLOPS) as counter:
+    with FlopCounterMode(display=False, custom_mapping=_EXTRA_FLOPS) as counter:
         _, post = wm.train_step(batch, gen, amp)
         ac.train_step(wm, post, batch.is_terminal, gen, amp)
     queue.put(
@@ -206,6 +225,12 @@ def main() -> None:
     parser.add_argument("--learn-steps", type=int, default=6000)
     parser.add_argument("--skip-learn", action="store_true")
     parser.add_argument(
+        "--device",
+        default="cpu",
+        help="device of the update timings, e.g. cuda (peak memory is then the device's); the "
+        "learn frames/s and the target verdict are for the CPU",
+    )
+    parser.add_argument(
         "--rounds",
         type=int,
         default=1,
@@ -232,11 +257,15 @@ def main() -> None:
         "default; PASSIVE keeps 2-thread timings stable when other processes share the cores)",
     )
     args = parser.parse_args()
+    if args.device.startswith("cuda") and not torch.cuda.is_available():
+        parser.error("--device cuda: no CUDA device here")
+    memory = "peak RSS" if args.device == "cpu" else "peak device memory"
     if args.omp_wait_policy:
         os.environ["OMP_WAIT_POLICY"] = args.omp_wait_policy
     policy = os.environ.get("OMP_WAIT_POLICY", "")
     print(
-        f"threads {args.threads}, precision {args.precision}, OMP_WAIT_POLICY={policy}, "
+        f"device {args.device}, threads {args.threads}, precision {args.precision}, "
+        f"OMP_WAIT_POLICY={policy}, "
         f"cpu_retain_memory {not args.free_memory}, kernels "
         f"{'C++' if native_kernels_available('cpu', torch.float32) else 'PyTorch ops'}"
     )
@@ -248,13 +277,19 @@ def main() -> None:
     rows = []
     for T in args.lengths:
         r = _in_subprocess(
-            _update_timing, T, args.repeats, args.threads, args.precision, not args.free_memory
+            _update_timing,
+            T,
+            args.repeats,
+            args.threads,
+            args.precision,
+            not args.free_memory,
+            args.device,
         )
         rows.append(r)
         print(
             f"update  B=16 T={T:5d}: {r['update_s']:.3f} s/update (world model {r['wm_s']:.3f} s,"
             f" actor-critic {r['update_s'] - r['wm_s']:.3f} s), {r['gflop']:.1f} GFLOP ="
-            f" {r['gflop'] / r['update_s']:.0f} GFLOP/s, peak RSS {r['peak_rss_mb']:.0f} MB",
+            f" {r['gflop'] / r['update_s']:.0f} GFLOP/s, {memory} {r['peak_rss_mb']:.0f} MB",
             flush=True,
         )
     if len(rows) > 1:
@@ -264,7 +299,7 @@ def main() -> None:
                 f"growth  T={base['T']} -> {r['T']}: x{r['update_s'] / base['update_s']:.2f} time "
                 f"for x{r['T'] / base['T']:.0f} length"
             )
-    if rows and rows[0]["T"] == 300 and factor is not None:
+    if rows and rows[0]["T"] == 300 and factor is not None and args.device == "cpu":
         target = 0.8 * factor
         verdict = "meets" if rows[0]["update_s"] <= target else "misses"
         print(f"target at T=300: 0.8 s x factor {factor} = {target:.2f} s -> {verdict} it")
@@ -282,7 +317,13 @@ def _rounds(args: argparse.Namespace) -> None:
     for k in range(args.rounds):
         factor = yardstick()
         r = _in_subprocess(
-            _update_timing, 300, args.repeats, args.threads, args.precision, not args.free_memory
+            _update_timing,
+            300,
+            args.repeats,
+            args.threads,
+            args.precision,
+            not args.free_memory,
+            args.device,
         )
         if factor is None:
             print(f"round {k + 1}: {r['update_s']:.3f} s/update (no yardstick)", flush=True)

@@ -168,6 +168,25 @@ def test_a_model_saved_on_cuda_loads_on_cpu(tmp_path, monkeypatch):
     loaded.learn(20, reset_num_timesteps=False)  # optimiser states moved too: training goes on
 
 
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_runs_on_cuda_and_the_model_loads_on_cpu(tmp_path):
+    """On a GPU machine: every tensor of training on CUDA, losses finite, and the saved model acts
+    the same on the CPU."""
+    model = tiny(DriftMetaEnv(), device="cuda")
+    assert model.device.type == "cuda"
+    model.learn(60)
+    assert model.num_timesteps >= 60
+    assert all(p.device.type == "cuda" for p in model.world_model.parameters())
+    assert all(p.device.type == "cuda" for p in model.actor_critic.parameters())
+    assert all(np.isfinite(p.detach().cpu().numpy()).all() for p in model.world_model.parameters())
+    model.save(tmp_path / "cuda_model")
+    loaded = MAMBA.load(tmp_path / "cuda_model", device="cpu")
+    obs = np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32)
+    a1, _ = model.predict(obs, deterministic=True)
+    a2, _ = loaded.predict(obs, deterministic=True)
+    np.testing.assert_allclose(a1, a2, atol=1e-4)
+
+
 def test_evaluate_policy_and_sb3_callbacks(tmp_path):
     model = tiny(verbose=0)
     model.set_logger(configure(str(tmp_path / "logs"), ["csv", "tensorboard"]))
