@@ -8,11 +8,13 @@ where the CPU has it: 1.2-1.45x faster on the update's shapes on the 2-core deve
 (``benchmarks/agent_throughput.py``, docs/agent.md).
 
 Within :func:`packed_weights` (the world-model and actor-critic update steps enter it),
-:class:`Linear` and :func:`linear` on inputs of at least :data:`MIN_ROWS` rows compute the output
-and the input gradient on packed weights (``W``, and ``W^T`` for the input gradient, each packed at
-most once per block and weight version); the weight gradient stays one matmul. Everywhere else
-(acting, user code, other devices and dtypes, autocast, builds without the ops) they are
-``F.linear``. Results agree with ``F.linear`` up to float32 rounding (sums in another order).
+:class:`Linear` and :func:`linear` compute the output and the input gradient of large products on
+packed weights (``W``, and ``W^T`` for the input gradient, each packed at most once per block and
+weight version): at least :data:`MIN_MACS` multiply-adds over a depth of at least
+:data:`MIN_DEPTH`, where oneDNN wins by more than the packing costs (~0.1-0.2 ms a weight here;
+smaller products, as in the ``cpu`` presets, stay on MKL). The weight gradient stays one matmul.
+Everywhere else (acting, user code, other devices and dtypes, autocast, builds without the ops)
+they are ``F.linear``. Results agree with ``F.linear`` up to float32 rounding (sums in another order).
 """
 
 from __future__ import annotations
@@ -31,15 +33,19 @@ from torch.autograd.function import once_differentiable
 __all__ = [
     "Linear",
     "linear",
+    "worth_packing",
     "packed_weights",
     "onednn_packing_available",
     "autocast_enabled",
-    "MIN_ROWS",
+    "MIN_MACS",
+    "MIN_DEPTH",
 ]
 
-#: Inputs with fewer rows (the product of the leading dims) run as ``F.linear``: at a few hundred
-#: rows packing a weight costs about as much as it saves.
-MIN_ROWS = 256
+#: Products (the output or the input gradient) of fewer multiply-adds, or ...
+MIN_MACS = 1 << 27
+#: ... of a shorter depth (the summed dimension) run on MKL: there packing a weight costs about as
+#: much as it saves, or MKL is the faster one (4,800 x 64 x 512: 1.9 ms, oneDNN 2.0 ms).
+MIN_DEPTH = 128
 
 
 @dataclass
@@ -71,11 +77,23 @@ def packed_weights() -> Iterator[None]:
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
-    """``F.linear(x, weight, bias)``; on packed weights inside :func:`packed_weights` when ``x``
-    has at least :data:`MIN_ROWS` rows, everything is float32 on the CPU and autocast is off."""
-    if _packs is not None and _packable(x, weight, bias):
-        return _PackedLinear.apply(x, weight, bias)
-    return F.linear(x, weight, bias)
+    """``F.linear(x, weight, bias)``; inside :func:`packed_weights`, with everything float32 on the
+    CPU and autocast off, its output and input gradient on packed weights where they are large
+    (:func:`worth_packing`)."""
+    if _packs is None or not _packable(x, weight, bias):
+        return F.linear(x, weight, bias)
+    rows, (width, depth) = x.numel() // x.shape[-1], weight.shape
+    forward = worth_packing(rows, depth, width)
+    backward = x.requires_grad and worth_packing(rows, width, depth)
+    if not (forward or backward):
+        return F.linear(x, weight, bias)
+    return _PackedLinear.apply(x, weight, bias, forward, backward)
+
+
+def worth_packing(rows: int, depth: int, width: int) -> bool:
+    """Whether a (rows x depth) @ (depth x width) product runs on a packed weight: at least
+    :data:`MIN_MACS` multiply-adds and a depth of at least :data:`MIN_DEPTH`."""
+    return depth >= MIN_DEPTH and rows * depth * width >= MIN_MACS
 
 
 class Linear(nn.Linear):
@@ -114,7 +132,7 @@ def _packable(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) 
         and x.dtype == weight.dtype == torch.float32
         and (bias is None or bias.dtype == torch.float32)
         and x.device.type == weight.device.type == "cpu"
-        and x.numel() >= MIN_ROWS * x.shape[-1] > 0
+        and x.numel() > 0
         and not autocast_enabled("cpu")
         and onednn_packing_available("cpu", torch.float32)
     )
@@ -172,15 +190,23 @@ def _will_run(ctx: Any, i: int) -> bool:
 
 
 class _PackedLinear(torch.autograd.Function):
-    """y = x W^T + b with the output's and the input gradient's matmuls on packed weights."""
+    """y = x W^T + b with the output's and (or) the input gradient's matmuls on packed weights."""
 
     @staticmethod
     def forward(  # type: ignore[override]
-        ctx: Any, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None
+        ctx: Any,
+        x: torch.Tensor,
+        weight: torch.Tensor,
+        bias: torch.Tensor | None,
+        packed_forward: bool,
+        packed_backward: bool,
     ) -> torch.Tensor:
         # x is needed only for the weight gradient
         ctx.save_for_backward(x if ctx.needs_input_grad[1] else None, weight)
-        return _onednn_linear(x.contiguous(), _packed(weight, False), bias)
+        ctx.packed_backward = packed_backward
+        if packed_forward:
+            return _onednn_linear(x.contiguous(), _packed(weight, False), bias)
+        return F.linear(x, weight, bias)
 
     @staticmethod
     @once_differentiable
@@ -189,7 +215,11 @@ class _PackedLinear(torch.autograd.Function):
         need_x, need_w, need_b = (_will_run(ctx, i) for i in range(3))
         dy = dy.contiguous()
         dy_rows = dy.reshape(-1, dy.shape[-1])
-        dx = _onednn_linear(dy, _packed(weight, True), None) if need_x else None
+        dx = None
+        if need_x and ctx.packed_backward:
+            dx = _onednn_linear(dy, _packed(weight, True), None)
+        elif need_x:
+            dx = dy @ weight
         dw = _weight_grad(dy_rows, x) if need_w else None
         db = dy_rows.sum(0) if need_b else None
-        return dx, dw, db
+        return dx, dw, db, None, None

@@ -10,11 +10,22 @@ import torch.nn.functional as F
 from torch import nn
 
 import mamba_agent.nn.packed_linear as pl
-from mamba_agent.nn.packed_linear import MIN_ROWS, Linear, linear, packed_weights
+from mamba_agent.nn.packed_linear import Linear, linear, packed_weights, worth_packing
 
 pytestmark = pytest.mark.skipif(
     not pl.onednn_packing_available("cpu", torch.float32), reason="oneDNN packing not available"
 )
+
+
+ROWS = 40
+THRESHOLDS = (pl.MIN_MACS, pl.MIN_DEPTH)  # the library's, before the fixture below
+
+
+@pytest.fixture(autouse=True)
+def small_products(monkeypatch):
+    """Pack products of any size (the tests' layers are small)."""
+    monkeypatch.setattr(pl, "MIN_MACS", 1)
+    monkeypatch.setattr(pl, "MIN_DEPTH", 1)
 
 
 @pytest.fixture
@@ -39,7 +50,7 @@ def _grads(layer: nn.Linear, x: torch.Tensor, target: torch.Tensor) -> list[torc
     return [out.detach(), x.grad, layer.weight.grad, layer.bias.grad]
 
 
-@pytest.mark.parametrize("shape", [(MIN_ROWS + 7, 24), (3, MIN_ROWS // 3 + 1, 24)])
+@pytest.mark.parametrize("shape", [(ROWS + 7, 24), (3, ROWS // 3 + 1, 24)])
 def test_packed_linear_matches_f_linear(packed_calls, shape):
     """Output and gradients (input, weight, bias) as F.linear, for 2-D and 3-D inputs."""
     torch.manual_seed(0)
@@ -55,25 +66,63 @@ def test_packed_linear_matches_f_linear(packed_calls, shape):
         torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
-def test_small_inputs_other_dtypes_and_autocast_run_f_linear(packed_calls):
+def test_small_products_other_dtypes_and_autocast_run_f_linear(monkeypatch, packed_calls):
     torch.manual_seed(0)
     layer = Linear(8, 4)
-    small = torch.randn(MIN_ROWS - 1, 8)
+    wide = torch.randn(ROWS, 8, dtype=torch.float64)
     with packed_weights():
-        assert torch.equal(layer(small), F.linear(small, layer.weight, layer.bias))
-        wide = torch.randn(MIN_ROWS, 8, dtype=torch.float64)
         double = copy.deepcopy(layer).double()
         assert torch.equal(double(wide), F.linear(wide, double.weight, double.bias))
         with torch.autocast("cpu", dtype=torch.bfloat16):
             assert layer(wide.float()).dtype == torch.bfloat16
+        monkeypatch.setattr(pl, "MIN_MACS", ROWS * 8 * 4 + 1)
+        small = torch.randn(ROWS, 8)
+        assert torch.equal(layer(small), F.linear(small, layer.weight, layer.bias))
     assert packed_calls == []
+
+
+def test_which_products_are_packed(monkeypatch):
+    """With the library's thresholds: large products of enough depth (the paper-scale update's),
+    not the small ones of the cpu presets or shallow ones, where MKL is as fast."""
+    monkeypatch.setattr(pl, "MIN_MACS", THRESHOLDS[0])
+    monkeypatch.setattr(pl, "MIN_DEPTH", THRESHOLDS[1])
+    assert worth_packing(4800, 512, 1536)  # the GRU's h W_h^T in imagination
+    assert worth_packing(9600, 128, 128)  # a head's second layer
+    assert worth_packing(1024, 512, 512)  # the decoder on the sampled steps
+    assert not worth_packing(4800, 128, 128)  # the cpu preset's encoder
+    assert not worth_packing(4800, 64, 512)  # shallow: MKL is faster
+    assert not worth_packing(4800, 4, 512)  # the encoder's first layer
+
+
+def test_output_and_input_gradient_choose_separately(monkeypatch):
+    """A shallow output with a deep input gradient: F.linear forward, packed W^T backward."""
+    monkeypatch.setattr(pl, "MIN_DEPTH", 30)
+    packs = []
+    original = torch.ops.mkldnn._reorder_linear_weight
+
+    class Spy:
+        def __call__(self, *args):
+            packs.append(tuple(args[0].shape))
+            return original(*args)
+
+    monkeypatch.setattr(torch.ops.mkldnn, "_reorder_linear_weight", Spy())
+    torch.manual_seed(0)
+    layer = Linear(24, 40)  # output depth 24 < 30, input-gradient depth 40
+    x = torch.randn(ROWS, 24, requires_grad=True)
+    target = torch.randn(ROWS, 40)
+    with packed_weights():
+        packed = _grads(layer, x, target)
+    assert packs == [(24, 40)]  # W^T only
+    plain = _grads(layer, x, target)
+    for a, b in zip(packed, plain):
+        torch.testing.assert_close(a, b, rtol=1e-4, atol=1e-4)
 
 
 def test_a_weight_changed_in_place_is_packed_again():
     """The packs follow the weight's version counter (as an optimiser step changes it)."""
     torch.manual_seed(0)
     layer = Linear(16, 8, bias=False)
-    x = torch.randn(MIN_ROWS, 16)
+    x = torch.randn(ROWS, 16)
     with packed_weights(), torch.no_grad():
         before = layer(x)
         layer.weight.mul_(-2.0)
@@ -93,7 +142,7 @@ def test_packs_are_reused_within_a_block_and_dropped_after(monkeypatch):
 
     monkeypatch.setattr(torch.ops.mkldnn, "_reorder_linear_weight", Spy())
     layer = Linear(16, 8, bias=False)
-    x = torch.randn(MIN_ROWS, 16, requires_grad=True)
+    x = torch.randn(ROWS, 16, requires_grad=True)
     with packed_weights():
         layer(x).sum().backward()
         with packed_weights():  # a nested block shares the packs
@@ -118,7 +167,7 @@ def test_backward_restricted_to_some_inputs_skips_the_other_gradients(monkeypatc
     monkeypatch.setattr(pl, "_weight_grad", spy)
     torch.manual_seed(0)
     trained, frozen = Linear(16, 16), Linear(16, 4)  # the gradient passes the frozen layer
-    x = torch.randn(MIN_ROWS, 16)
+    x = torch.randn(ROWS, 16)
     with packed_weights():
         frozen(trained(x)).sum().backward(inputs=list(trained.parameters()))
     assert weight_grads == [1]  # the trained layer's only
@@ -143,7 +192,7 @@ def test_linear_is_an_nn_linear_with_the_same_state_dict():
 def test_functional_linear_with_a_detached_weight():
     """``linear`` on a fresh detached weight (as ``input_gradient_mlps`` builds one per call)."""
     torch.manual_seed(0)
-    x = torch.randn(2, MIN_ROWS, 12, requires_grad=True)
+    x = torch.randn(2, ROWS, 12, requires_grad=True)
     weight = torch.randn(6, 12)
     with packed_weights():
         out = linear(x, weight)
