@@ -4,7 +4,7 @@ On the CPU PyTorch runs a float32 ``F.linear`` as an MKL sgemm, which copies the
 blocked layout at every call (and on AMD CPUs runs AVX2 code). oneDNN (PyTorch's ``mkldnn`` ops, the
 ones ``torch.compile`` uses for frozen Linears) multiplies by a weight packed once, with AVX-512
 where the CPU has it: 1.2-1.45x faster on the update's shapes on the 2-core development machine
-(4,800 x 512 x 512: 142 -> 205 GFLOP/s), and the whole update ~6-12 % faster
+(4,800 x 512 x 512: 142 -> 205 GFLOP/s), and the Point Robot update 4-12 % faster
 (``benchmarks/agent_throughput.py``, docs/agent.md).
 
 Within :func:`packed_weights` (the world-model and actor-critic update steps enter it),
