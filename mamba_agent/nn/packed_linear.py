@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -56,7 +57,11 @@ class _Packs:
     transposed: torch.Tensor | None = None  # W^T (in, out), packed, for input gradients
 
 
-_packs: dict[int, _Packs] | None = None  # the packs of the innermost packed_weights block
+class _State(threading.local):
+    packs: dict[int, _Packs] | None = None  # the packs of this thread's packed_weights block
+
+
+_state = _State()
 
 
 @contextlib.contextmanager
@@ -65,22 +70,22 @@ def packed_weights() -> Iterator[None]:
 
     A weight is packed at its first use in the block, and again only after an in-place change (its
     version counter moves); the packs are dropped at the end of the block. A nested block shares
-    the outer block's packs. Backward passes run inside the block reuse them.
+    the outer block's packs; each thread has its own. Backward passes run inside the block reuse
+    them.
     """
-    global _packs
-    outer = _packs
-    _packs = {} if outer is None else outer
+    outer = _state.packs
+    _state.packs = {} if outer is None else outer
     try:
         yield
     finally:
-        _packs = outer
+        _state.packs = outer
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
     """``F.linear(x, weight, bias)``; inside :func:`packed_weights`, with everything float32 on the
     CPU and autocast off, its output and input gradient on packed weights where they are large
     (:func:`worth_packing`)."""
-    if _packs is None or not _packable(x, weight, bias):
+    if _state.packs is None or not _packable(x, weight, bias):
         return F.linear(x, weight, bias)
     rows, (width, depth) = x.numel() // x.shape[-1], weight.shape
     forward = worth_packing(rows, depth, width)
@@ -145,11 +150,12 @@ def _packed(weight: torch.Tensor, transposed: bool) -> torch.Tensor:
         w = weight.detach()
         return torch.ops.mkldnn._reorder_linear_weight((w.t() if transposed else w).contiguous())
 
-    if _packs is None:  # a backward pass run after its block ended
+    packs = _state.packs
+    if packs is None:  # a backward pass run after its block ended
         return pack()
-    entry = _packs.get(id(weight))
+    entry = packs.get(id(weight))
     if entry is None or entry.weight is not weight or entry.version != weight._version:
-        entry = _packs[id(weight)] = _Packs(weight, weight._version)
+        entry = packs[id(weight)] = _Packs(weight, weight._version)
     if transposed:
         if entry.transposed is None:
             entry.transposed = pack()

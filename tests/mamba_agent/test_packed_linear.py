@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 
 import pytest
 import torch
@@ -148,7 +149,7 @@ def test_packs_are_reused_within_a_block_and_dropped_after(monkeypatch):
         with packed_weights():  # a nested block shares the packs
             layer(x).sum().backward()
     assert packs == [(8, 16), (16, 8)]  # W once, W^T once
-    assert pl._packs is None
+    assert pl._state.packs is None
     with packed_weights():
         layer(x)
     assert packs == [(8, 16), (16, 8), (8, 16)]
@@ -202,3 +203,15 @@ def test_functional_linear_with_a_detached_weight():
     F.linear(x, weight).square().sum().backward()
     torch.testing.assert_close(out, F.linear(x, weight), rtol=1e-4, atol=1e-4)
     torch.testing.assert_close(grad, x.grad, rtol=1e-4, atol=1e-4)
+
+
+def test_each_thread_has_its_own_block(packed_calls):
+    layer = Linear(24, 40)
+    x = torch.randn(ROWS, 24)
+    with packed_weights():
+        other = threading.Thread(target=lambda: layer(x))
+        other.start()
+        other.join()
+        assert packed_calls == []  # the other thread is in no block
+        layer(x)
+    assert len(packed_calls) == 1
