@@ -276,15 +276,7 @@ def main() -> None:
     print(f"yardstick factor (median of 3): {factor}")
     rows = []
     for T in args.lengths:
-        r = _in_subprocess(
-            _update_timing,
-            T,
-            args.repeats,
-            args.threads,
-            args.precision,
-            not args.free_memory,
-            args.device,
-        )
+        r = _timing(args, T)
         rows.append(r)
         print(
             f"update  B=16 T={T:5d}: {r['update_s']:.3f} s/update (world model {r['wm_s']:.3f} s,"
@@ -311,20 +303,25 @@ def main() -> None:
         )
 
 
+def _timing(args: argparse.Namespace, T: int) -> dict:
+    """The update timing at length ``T`` with the command line's settings, in a fresh process."""
+    return _in_subprocess(
+        _update_timing,
+        T,
+        args.repeats,
+        args.threads,
+        args.precision,
+        not args.free_memory,
+        args.device,
+    )
+
+
 def _rounds(args: argparse.Namespace) -> None:
     """Alternate the yardstick (median of 3) and the T = 300 update timing ``args.rounds`` times."""
     normalised = []
     for k in range(args.rounds):
         factor = yardstick()
-        r = _in_subprocess(
-            _update_timing,
-            300,
-            args.repeats,
-            args.threads,
-            args.precision,
-            not args.free_memory,
-            args.device,
-        )
+        r = _timing(args, 300)
         if factor is None:
             print(f"round {k + 1}: {r['update_s']:.3f} s/update (no yardstick)", flush=True)
             continue

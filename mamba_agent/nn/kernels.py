@@ -5,13 +5,14 @@ Two pieces of the world model run as C++ loops on the CPU: the RSSM posterior sc
 ~0.2 ms per step on 2 CPU cores, more than the arithmetic at B = 16) and the LayerNorm GRU gates
 (:class:`mamba_agent.nn.layers.LayerNormGRUCell`: LayerNorm, gates and blend as a few loops over
 blocks of rows that stay in cache instead of a dozen full-size temporaries). Matmuls, sigmoid, SiLU
-and softmax stay ATen calls. Where PyTorch's threads are GNU OpenMP's (Linux wheels) the kernels share them: the gates'
-loops over rows run in parallel, and the scan runs its sequences as blocks of rows, one per thread
-(the recurrences are independent). The kernels are compiled once per machine and PyTorch version with
-:func:`torch.utils.cpp_extension.load` (needs a C++ compiler and ``ninja``; ~20 s) into PyTorch's
-extension cache (``$TORCH_EXTENSIONS_DIR``, by default ``~/.cache/torch_extensions``). Where
-building fails, or with ``MAMBA_AGENT_KERNELS=python`` in the environment, the same computations
-run as PyTorch ops from Python: same results up to float rounding, slower.
+and softmax stay ATen calls. Where PyTorch's threads are GNU OpenMP's (Linux wheels) the kernels
+share them: the gates' loops over rows run in parallel, and the scan runs its sequences as blocks of
+rows, one per thread (the recurrences are independent). The kernels are compiled once per machine
+and PyTorch version with :func:`torch.utils.cpp_extension.load` (needs a C++ compiler and ``ninja``;
+~20 s) into PyTorch's extension cache (``$TORCH_EXTENSIONS_DIR``, by default
+``~/.cache/torch_extensions``). Where building fails, or with ``MAMBA_AGENT_KERNELS=python`` in the
+environment, the same computations run as PyTorch ops from Python: same results up to float
+rounding, slower.
 """
 
 from __future__ import annotations

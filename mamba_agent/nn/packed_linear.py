@@ -37,6 +37,7 @@ __all__ = [
     "worth_packing",
     "packed_weights",
     "onednn_packing_available",
+    "pack_weight",
     "autocast_enabled",
     "MIN_MACS",
     "MIN_DEPTH",
@@ -131,6 +132,12 @@ def onednn_packing_available(device_type: str, dtype: torch.dtype) -> bool:
         return False
 
 
+def pack_weight(weight: torch.Tensor, rows: int | None = None) -> torch.Tensor:
+    """``weight`` (out, in), detached, packed by oneDNN for ``x @ weight^T`` (``rows``: a hint of
+    the inputs' row count); check :func:`onednn_packing_available` first."""
+    return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), rows)
+
+
 def _packable(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> bool:
     return (
         x.dim() >= 2
@@ -147,8 +154,7 @@ def _packed(weight: torch.Tensor, transposed: bool) -> torch.Tensor:
     """``weight`` (or its transpose) packed by oneDNN, from the packs of the current block."""
 
     def pack() -> torch.Tensor:
-        w = weight.detach()
-        return torch.ops.mkldnn._reorder_linear_weight((w.t() if transposed else w).contiguous())
+        return pack_weight(weight.t() if transposed else weight)
 
     packs = _state.packs
     if packs is None:  # a backward pass run after its block ended

@@ -29,7 +29,7 @@ from typing import Any
 import torch
 
 from mamba_agent.nn.kernels import native_kernels_available
-from mamba_agent.nn.packed_linear import onednn_packing_available
+from mamba_agent.nn.packed_linear import onednn_packing_available, pack_weight
 
 __all__ = ["ScanWeights", "posterior_scan", "recurrent_linear"]
 
@@ -309,7 +309,7 @@ def _packed_weight(weight: torch.Tensor, rows: int) -> torch.Tensor | None:
     """``weight`` (out, in) packed by oneDNN for ``rows``-row inputs, or None where not available."""
     if not onednn_packing_available(weight.device.type, weight.dtype):
         return None
-    return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), rows)
+    return pack_weight(weight, rows)
 
 
 def _native_backward(
