@@ -7,7 +7,6 @@ in ``data``. Acting (:meth:`MAMBA.predict`) threads the recurrent state explicit
 from __future__ import annotations
 
 import os
-import pickle
 import time
 from collections import deque
 from pathlib import Path
@@ -17,12 +16,7 @@ import gymnasium as gym
 import numpy as np
 import torch
 from gymnasium.vector import VectorEnv
-from stable_baselines3.common.callbacks import (
-    BaseCallback,
-    CallbackList,
-    ConvertCallback,
-    ProgressBarCallback,
-)
+from stable_baselines3.common.callbacks import BaseCallback, CallbackList, ConvertCallback
 from stable_baselines3.common.logger import Logger, configure
 from stable_baselines3.common.utils import get_latest_run_id
 
@@ -46,9 +40,25 @@ from mamba_agent.data.spaces import (
     make_vector_env,
     needs_augmentation,
 )
+from mamba_agent.persistence import (
+    MODEL_FORMAT,
+    atomic_torch_save,
+    episodes_from_tensors,
+    episodes_to_tensors,
+    load_episodes_npz,
+    safe_torch_load,
+    save_episodes_npz,
+    space_from_data,
+    space_to_data,
+)
+from mamba_agent.progress import ProgressBar
 from mamba_agent.world_model.model import WorldModel
 
 __all__ = ["MAMBA"]
+
+
+_NOT_ENV_KWARGS = ("num_envs", "vectorization_mode", "vector_kwargs", "render_mode")
+"""Spec kwargs that say how an env was made, not which env it is (not stored with the model)."""
 
 
 def _device(device: str | torch.device) -> torch.device:
@@ -69,6 +79,8 @@ class MAMBA:
         seed: seeds torch, the numpy generators and the env resets.
         verbose: 0 silent, 1 logs to stdout.
         tensorboard_log: folder for TensorBoard logs (CSV is written there too).
+        env_kwargs: keyword arguments for ``gym.make`` / ``gym.make_vec`` when ``env`` is an id
+            (e.g. ``{"n": 3}`` for Rooms-N).
         **overrides: any config field by name (``deter=128``, ``dreamer_vanilla=True``...).
     """
 
@@ -80,6 +92,7 @@ class MAMBA:
         seed: int | None = None,
         verbose: int = 0,
         tensorboard_log: str | None = None,
+        env_kwargs: dict[str, Any] | None = None,
         **overrides: Any,
     ) -> None:
         self.device = _device(device)
@@ -93,9 +106,14 @@ class MAMBA:
         self.augment = False
         if env is None:
             raise ValueError("MAMBA needs an env (use MAMBA.load(path) to load without one)")
-        self.augment = needs_augmentation(env, self.config.train.augment_obs)
+        self.env_id = env_id_of(env)
+        self.env_kwargs = dict(env_kwargs or {})
+        if not isinstance(env, str):
+            spec_kwargs = dict(getattr(getattr(env, "spec", None), "kwargs", None) or {})
+            self.env_kwargs = {k: v for k, v in spec_kwargs.items() if k not in _NOT_ENV_KWARGS}
+        self.augment = needs_augmentation(env, self.config.train.augment_obs, env_kwargs)
         venv = make_vector_env(
-            env, self.config.train.num_envs, self.augment, self.config.train.time_scale
+            env, self.config.train.num_envs, self.augment, self.config.train.time_scale, env_kwargs
         )
         self._build(venv.single_observation_space, venv.single_action_space)
         self._attach_env(venv)
@@ -258,7 +276,7 @@ class MAMBA:
         if callback is not None and not isinstance(callback, BaseCallback):
             callback = ConvertCallback(callback)
         if progress_bar:
-            callback = CallbackList(([callback] if callback else []) + [ProgressBarCallback()])
+            callback = CallbackList(([callback] if callback else []) + [ProgressBar()])
         if callback is None:
             callback = CallbackList([])
         callback.init_callback(self)  # type: ignore[arg-type]
@@ -315,7 +333,15 @@ class MAMBA:
         progress_bar: bool = False,
     ) -> MAMBA:
         """Train for ``total_timesteps`` real env steps (prefill included). ``callback``: an SB3
-        callback, a list of them, or a function(locals, globals) -> bool. Returns self."""
+        callback, a list of them, or a function(locals, globals) -> bool. Returns self.
+
+        Each collection that starts between meta-episodes resets the envs with a seed derived
+        from ``seed`` and the number of meta-episodes collected so far, so a model saved between
+        ``learn`` calls (or by a callback at ``on_rollout_start``) and loaded again continues
+        exactly as the uninterrupted run."""
+        if int(total_timesteps) < 1:
+            raise ValueError(f"total_timesteps must be >= 1, got {total_timesteps}")
+        total_timesteps = int(total_timesteps)
         if self.env is None:
             raise ValueError("this model has no env: pass env= to MAMBA.load or set_env")
         cfg = self.config.train
@@ -329,10 +355,6 @@ class MAMBA:
             self._collector_seeded = False
         else:
             total_timesteps += self.num_timesteps
-        if not self._collector_seeded:
-            self.collector.reset(seed=self.seed + 1000 * self._episodes_done)
-            self._acting_state = self.initial_state(self.env.num_envs)
-            self._collector_seeded = True
         callback = self._init_callback(callback, progress_bar)
         callback.on_training_start(locals(), globals())
         start_time, start_steps = time.time(), self.num_timesteps
@@ -346,10 +368,14 @@ class MAMBA:
             return keep_going and self.num_timesteps < total_timesteps
 
         while self.num_timesteps < total_timesteps and keep_going:
+            callback.on_rollout_start()
+            if not self._collector_seeded or self.collector.at_boundary():
+                self.collector.reset(seed=self.seed + 1000 * self._episodes_done)
+                self._acting_state = self.initial_state(self.env.num_envs)
+                self._collector_seeded = True
             prefill = len(self.replay) < cfg.prefill_episodes
             act = self._random_policy if prefill else self._policy
             want = cfg.prefill_episodes - len(self.replay) if prefill else self.env.num_envs
-            callback.on_rollout_start()
             result = self.collector.collect(act, max(want, 1), on_step=on_step)
             callback.on_rollout_end()
             self._store(result)
@@ -395,13 +421,18 @@ class MAMBA:
         self.logger.dump(step=self.num_timesteps)
 
     # -- persistence ----------------------------------------------------------------------------
-    def _state(self) -> dict[str, Any]:
-        return {
+    def _state(self, include_replay: bool = False) -> dict[str, Any]:
+        """Everything :meth:`load` restores, as plain data (loadable with ``weights_only=True``)."""
+        state: dict[str, Any] = {
+            "format": MODEL_FORMAT,
+            "format_version": 1,
             "config": config_to_dict(self.config),
             "preset": self.preset,
             "seed": self.seed,
-            "observation_space": self.observation_space,
-            "action_space": self.action_space,
+            "env_id": self.env_id,
+            "env_kwargs": _plain_kwargs(self.env_kwargs),
+            "observation_space": space_to_data(self.observation_space),
+            "action_space": space_to_data(self.action_space),
             "augment": self.augment,
             "world_model": self.world_model.state_dict(),
             "actor_critic": self.actor_critic.state_dict(),
@@ -414,19 +445,30 @@ class MAMBA:
                 "update_carry": self._update_carry,
                 "episodes": self._episodes_done,
             },
-            "rng": self.rng.bit_generator.state,
+            "episode_stats": {
+                "returns": [float(r) for r in self._ep_returns],
+                "sub_episode_returns": [[float(r) for r in s] for s in self._ep_sub_returns],
+            },
+            "rng": _plain_rng_state(self.rng.bit_generator.state),
             "generator": self.generator.get_state(),
             "act_generator": self.act_generator.get_state(),
         }
+        if include_replay:
+            state["replay"] = episodes_to_tensors(list(self.replay.episodes))
+        return state
 
-    def save(self, path: str | os.PathLike) -> None:
+    def save(self, path: str | os.PathLike, include_replay: bool = False) -> Path:
         """Write config, weights, optimiser states, return normaliser, slow critic, counters,
-        schedule position and generator states to ``path`` (".zip" added when it has no suffix)."""
+        schedule position, generator states and the env id / kwargs to ``path`` (".zip" added when
+        it has no suffix), atomically. ``include_replay`` also stores the replay contents, making
+        the file a full training checkpoint. Returns the path written.
+
+        The file holds plain data only (tensors, numbers, strings): :meth:`load` reads it with
+        ``torch.load(weights_only=True)``, so loading a model never runs code."""
         path = Path(path)
         if path.suffix == "":
             path = path.with_suffix(".zip")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(self._state(), path)
+        return atomic_torch_save(self._state(include_replay), path)
 
     @classmethod
     def load(
@@ -437,52 +479,101 @@ class MAMBA:
         **kwargs: Any,
     ) -> MAMBA:
         """Load a model saved with :meth:`save` (on any device: tensors are mapped to ``device``).
-        ``env`` (optional) must have the saved observation and action spaces."""
+        ``env`` (optional) must have the saved observation and action spaces; an id string is made
+        with the saved env kwargs unless ``env_kwargs=`` is given. The replay is restored when the
+        file holds one (``save(include_replay=True)``).
+
+        Raises ``ValueError`` naming the file when it is not a mamba-agent model file (nothing in
+        it is ever executed: it is read with ``weights_only=True``)."""
         path = Path(path)
         if not path.exists() and path.with_suffix(".zip").exists():
             path = path.with_suffix(".zip")
         dev = _device(device)
-        data = torch.load(path, map_location=dev, weights_only=False)
+        data = safe_torch_load(path, map_location=dev)
         self = cls.__new__(cls)
-        self.device, self.preset, self.seed = dev, data["preset"], data["seed"]
-        self.config: MAMBAConfig = config_from_dict(data["config"])
-        self.verbose = kwargs.get("verbose", 0)
-        self.tensorboard_log = kwargs.get("tensorboard_log")
-        self.augment, self.env = data["augment"], None
-        self._build(data["observation_space"], data["action_space"])
-        self.world_model.load_state_dict(data["world_model"])
-        self.actor_critic.load_state_dict(data["actor_critic"])
-        self.world_model.optimizer.load_state_dict(data["wm_opt"])
-        self.actor_critic.actor_opt.load_state_dict(data["actor_opt"])
-        self.actor_critic.critic_opt.load_state_dict(data["critic_opt"])
+        try:
+            self.device, self.preset, self.seed = dev, data["preset"], int(data["seed"])
+            self.config: MAMBAConfig = config_from_dict(data["config"])
+            self.env_id, self.env_kwargs = data.get("env_id"), dict(data.get("env_kwargs") or {})
+            self.verbose = kwargs.get("verbose", 0)
+            self.tensorboard_log = kwargs.get("tensorboard_log")
+            self.augment, self.env = bool(data["augment"]), None
+            obs_space = space_from_data(data["observation_space"])
+            act_space = space_from_data(data["action_space"])
+            self._build(obs_space, act_space)
+            self.world_model.load_state_dict(data["world_model"])
+            self.actor_critic.load_state_dict(data["actor_critic"])
+            self.world_model.optimizer.load_state_dict(data["wm_opt"])
+            self.actor_critic.actor_opt.load_state_dict(data["actor_opt"])
+            self.actor_critic.critic_opt.load_state_dict(data["critic_opt"])
+            c = data["counters"]
+            self.num_timesteps, self._n_updates = int(c["num_timesteps"]), int(c["n_updates"])
+            self._update_carry, self._episodes_done = float(c["update_carry"]), int(c["episodes"])
+            self.rng.bit_generator.state = data["rng"]
+            stats = data.get("episode_stats", {})
+            self._ep_returns.extend(stats.get("returns", []))
+            self._ep_sub_returns.extend([list(s) for s in stats.get("sub_episode_returns", [])])
+            if "replay" in data:
+                for ep in episodes_from_tensors(data["replay"]):
+                    self.replay.add(ep)
+        except (KeyError, TypeError, ValueError, RuntimeError) as err:
+            raise ValueError(f"{path} is not a valid mamba-agent model file: {err!r}") from None
         self._move_optimizers()
-        c = data["counters"]
-        self.num_timesteps, self._n_updates = c["num_timesteps"], c["n_updates"]
-        self._update_carry, self._episodes_done = c["update_carry"], c["episodes"]
-        self.rng.bit_generator.state = data["rng"]
         for gen, key in ((self.generator, "generator"), (self.act_generator, "act_generator")):
             try:
                 gen.set_state(data[key].cpu())
             except RuntimeError:  # saved on another device type: generator states differ
                 gen.manual_seed(self.seed + self._n_updates + (key == "act_generator"))
         if env is not None:
-            self.set_env(env)
+            self.set_env(env, kwargs.get("env_kwargs"))
         return self
 
-    def set_env(self, env: str | gym.Env | VectorEnv) -> None:
-        """Attach an env for further ``learn`` calls (its spaces must match the model's)."""
+    def set_env(
+        self, env: str | gym.Env | VectorEnv, env_kwargs: dict[str, Any] | None = None
+    ) -> None:
+        """Attach an env for further ``learn`` calls (its spaces must match the model's). An id
+        string is made with ``env_kwargs``, else with the kwargs the model was trained with."""
+        if isinstance(env, str):
+            if env_kwargs is None and env == self.env_id:
+                env_kwargs = self.env_kwargs
+            self.env_id, self.env_kwargs = env, dict(env_kwargs or {})
         venv = make_vector_env(
-            env, self.config.train.num_envs, self.augment, self.config.train.time_scale
+            env, self.config.train.num_envs, self.augment, self.config.train.time_scale, env_kwargs
         )
         self._attach_env(venv)
 
     def save_replay_buffer(self, path: str | os.PathLike) -> None:
-        """Pickle the replay contents (needed to resume training exactly)."""
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as f:
-            pickle.dump(self.replay.state_dict(), f)
+        """Write the replay contents to ``path`` (needed to resume training exactly) as plain
+        arrays in ``.npz`` format, atomically; the name is kept as given."""
+        save_episodes_npz(list(self.replay.episodes), path)
 
     def load_replay_buffer(self, path: str | os.PathLike) -> None:
-        """Restore replay contents written by :meth:`save_replay_buffer`."""
-        with open(path, "rb") as f:
-            self.replay.load_state_dict(pickle.load(f))
+        """Replace the replay contents with those written by :meth:`save_replay_buffer` (read with
+        ``allow_pickle=False``; ``ValueError`` naming the file if it is not such a file)."""
+        episodes = load_episodes_npz(path)
+        self.replay.load_state_dict({"capacity": self.replay.capacity, "episodes": episodes})
+
+
+def _plain_kwargs(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """The env kwargs that are plain data (what a weights-only file can hold)."""
+    plain = (bool, int, float, str, type(None))
+    out = {}
+    for key, value in kwargs.items():
+        if isinstance(value, plain):
+            out[str(key)] = value
+        elif isinstance(value, list | tuple) and all(isinstance(v, plain) for v in value):
+            out[str(key)] = list(value)
+    return out
+
+
+def _plain_rng_state(state: dict[str, Any]) -> dict[str, Any]:
+    """A numpy bit-generator state with numpy scalars turned into Python numbers."""
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: plain(v) for k, v in value.items()}
+        if isinstance(value, np.generic):
+            return value.item()
+        return value
+
+    return plain(state)

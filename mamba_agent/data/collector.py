@@ -66,6 +66,15 @@ class Collector:
             self._start(i, self._obs[i])
         self._autoreset[:] = False
 
+    def at_boundary(self) -> bool:
+        """True when no meta-episode is in progress: before the first reset, or when every env
+        has just finished its meta-episode (so a ``reset`` now loses no transition)."""
+        if self._obs is None:
+            return True
+        if self.same_step:
+            return all(len(b["obs"]) == 1 for b in self._bufs)
+        return bool(self._autoreset.all())
+
     def _finish(self, i: int, result: CollectResult) -> None:
         buf = self._bufs[i]
         ep = {

@@ -69,15 +69,18 @@ def env_id_of(env: Any) -> str | None:
     return getattr(spec, "id", None)
 
 
-def needs_augmentation(env: Any, setting: str | bool) -> bool:
+def needs_augmentation(
+    env: Any, setting: str | bool, env_kwargs: dict[str, Any] | None = None
+) -> bool:
     """Whether to append [previous reward, t / T]: ``setting`` True / False, or "auto": yes unless
-    the env declares it already does (a ``meta_envs/`` id whose ``meta_features`` kwarg is not
-    False, or an unwrapped env attribute ``meta_features`` that is True)."""
+    the env declares it already does (a ``meta_envs/`` id whose ``meta_features`` kwarg, in
+    ``env_kwargs`` for an id string, is not False, or an unwrapped env attribute ``meta_features``
+    that is True)."""
     if setting in (True, False):
         return bool(setting)
     env_id = env_id_of(env)
     if isinstance(env, str):
-        kwargs: dict[str, Any] = {}
+        kwargs: dict[str, Any] = dict(env_kwargs or {})
     else:
         kwargs = dict(getattr(getattr(env, "spec", None), "kwargs", None) or {})
         unwrapped = getattr(env, "unwrapped", None)
@@ -98,19 +101,29 @@ def _time_scale(env: Any, default: int) -> int:
 
 
 def make_vector_env(
-    env: str | gym.Env | VectorEnv, num_envs: int, augment: bool, time_scale: int
+    env: str | gym.Env | VectorEnv,
+    num_envs: int,
+    augment: bool,
+    time_scale: int,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> VectorEnv:
-    """A ``VectorEnv`` for collection. An id string gives ``num_envs`` copies, through the env's
-    native vector form (``vectorization_mode="vector_entry_point"``) when its spec has one; an
-    ``Env`` is wrapped in a one-env ``SyncVectorEnv``; a ``VectorEnv`` is used as is."""
+    """A ``VectorEnv`` for collection. An id string gives ``num_envs`` copies made with
+    ``env_kwargs``, through the env's native vector form (``vectorization_mode=
+    "vector_entry_point"``) when its spec has one; an ``Env`` is wrapped in a one-env
+    ``SyncVectorEnv``; a ``VectorEnv`` is used as is."""
     scale = _time_scale(env, time_scale) if augment else 0
     if isinstance(env, str):
+        kwargs = dict(env_kwargs or {})
         spec = gym.spec(env)
         if spec.vector_entry_point is not None:
-            venv = gym.make_vec(env, num_envs=num_envs, vectorization_mode="vector_entry_point")
+            venv = gym.make_vec(
+                env, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
+            )
             return MetaFeaturesVector(venv, scale) if augment else venv
         wrappers = [lambda e: MetaFeatures(e, scale)] if augment else None
-        return gym.make_vec(env, num_envs=num_envs, vectorization_mode="sync", wrappers=wrappers)
+        return gym.make_vec(
+            env, num_envs=num_envs, vectorization_mode="sync", wrappers=wrappers, **kwargs
+        )
     if isinstance(env, VectorEnv):
         return MetaFeaturesVector(env, scale) if augment else env
     if isinstance(env, gym.Env):
