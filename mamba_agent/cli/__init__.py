@@ -1,0 +1,328 @@
+"""The ``mamba-agent`` command line: train (and resume), eval, render, plot and demo.
+
+Each sub-command's ``--help`` is its manual; ``docs/cli.md`` shows them together. Errors in the
+input (an unknown env id, preset or config key, a run directory made for another env, a budget
+below 1, a file that is not a model) end with one line on stderr and exit status 2; nothing is
+overwritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main", "build_parser", "parse_assignments"]
+
+_EPILOG_TRAIN = """\
+examples:
+  mamba-agent train --env meta_envs/PointRobot-v0 --steps 60000 --seed 0 --run-dir runs/pr0
+  mamba-agent train --env meta_envs/RoomsN-v0 --env-kwargs n=3 --set train_ratio=0.5
+  mamba-agent train --resume runs/pr0              # after a crash, kill -9 or Ctrl-C
+  mamba-agent train --resume runs/pr0 --steps 120000   # extend a finished run
+
+The run directory holds manifest.json (env, seed, settings, versions, machine), config.toml (the
+full configuration), progress.csv and TensorBoard event files (training metrics), eval.csv (one
+row per evaluation), checkpoint.pt (written atomically every --checkpoint-every minutes and on
+SIGINT/SIGTERM) and model.zip (the final model).
+"""
+
+
+def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:
+    """``["k=v", ...]`` -> dict; values are Python literals (``3``, ``0.5``, ``True``, ``[1, 2]``)
+    or else strings. ``true`` / ``false`` are accepted for booleans."""
+    from mamba_agent.cli.run_dir import RunError
+
+    out: dict[str, Any] = {}
+    for item in items or []:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise RunError(f"{what} expects key=value, got {item!r}")
+        lowered = text.strip().lower()
+        if lowered in ("true", "false"):
+            value: Any = lowered == "true"
+        else:
+            try:
+                value = ast.literal_eval(text)
+            except (ValueError, SyntaxError):
+                value = text
+        out[key.strip()] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of every sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="mamba-agent",
+        description="Train, resume, evaluate, render and plot MAMBA meta-RL agents "
+        "(any Gymnasium env whose episode is a meta-episode, e.g. meta_envs/PointRobot-v0).",
+    )
+    from mamba_agent import __version__
+
+    parser.add_argument("--version", action="version", version=f"mamba-agent {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    fmt = argparse.RawDescriptionHelpFormatter
+    t = sub.add_parser(
+        "train",
+        help="train a MAMBA agent in a run directory, or resume one",
+        description="Train MAMBA on an env into a run directory (progress bar, CSV / TensorBoard "
+        "logs, evaluations on fixed tasks, atomic checkpoints), or continue a stopped run with "
+        "--resume.",
+        epilog=_EPILOG_TRAIN,
+        formatter_class=fmt,
+    )
+    t.add_argument(
+        "--env",
+        help="env id, e.g. meta_envs/PointRobot-v0 (the package named by the "
+        "id's namespace is imported), or module:id",
+    )
+    t.add_argument(
+        "--env-kwargs",
+        nargs="*",
+        metavar="K=V",
+        default=[],
+        help="env constructor arguments, e.g. n=3 num_sub_episodes=4",
+    )
+    t.add_argument(
+        "--preset",
+        default="auto",
+        help="config preset (default auto: the env's "
+        "preset, its _cpu variant on a CPU); see docs/agent.md for the list",
+    )
+    t.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="budget in real env steps (default 100000; with --resume: a new budget)",
+    )
+    t.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    t.add_argument(
+        "--run-dir",
+        type=Path,
+        default=None,
+        help="where to write the run (default runs/<env>-seed<seed>-<time>)",
+    )
+    t.add_argument(
+        "--set",
+        nargs="*",
+        metavar="KEY=VALUE",
+        default=[],
+        dest="overrides",
+        help="config fields, e.g. train_ratio=0.5 deter=256 dreamer_vanilla=true",
+    )
+    t.add_argument("--device", default="auto", help="auto (CUDA if available), cpu or cuda")
+    t.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's, the number of cores)",
+    )
+    t.add_argument(
+        "--eval-every",
+        type=int,
+        default=10_000,
+        help="evaluate every this many env steps (default 10000; 0: only at the end)",
+    )
+    t.add_argument(
+        "--eval-episodes", type=int, default=10, help="meta-episodes per evaluation (default 10)"
+    )
+    t.add_argument(
+        "--final-eval-episodes",
+        type=int,
+        default=100,
+        help="meta-episodes of the evaluation at the end (default 100; 0: none)",
+    )
+    t.add_argument(
+        "--eval-seed",
+        type=int,
+        default=1_000_000,
+        help="seed of the fixed evaluation tasks: meta-episode i is reset with "
+        "eval-seed + i, the same for every run (default 1000000)",
+    )
+    t.add_argument(
+        "--checkpoint-every",
+        type=float,
+        default=10.0,
+        metavar="MINUTES",
+        help="minutes between checkpoints, a float (0.05 = every 3 s; default 10)",
+    )
+    t.add_argument(
+        "--log-interval",
+        type=int,
+        default=5,
+        help="write training metrics every this many collections (default 5)",
+    )
+    t.add_argument("--verbose", type=int, default=1, help="1: metric tables on stdout, 0: none")
+    t.add_argument("--no-progress", action="store_true", help="no progress bar")
+    t.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="RUN_DIR",
+        help="continue the run in RUN_DIR from its last checkpoint, up to the budget "
+        "it was started with (or --steps); other options are read from the run",
+    )
+
+    e = sub.add_parser(
+        "eval",
+        help="evaluate a trained agent: a table of returns beside the reference policies",
+        description="Evaluate a run directory (its model.zip, else its checkpoint) or a model "
+        "file on fixed tasks with the deterministic actor: mean ± std of the total and of each "
+        "sub-episode's return, the normalised score, and the random / explorer / oracle returns "
+        "where the env exposes them.",
+    )
+    e.add_argument("target", type=Path, metavar="RUN_DIR_OR_MODEL")
+    e.add_argument("--episodes", type=int, default=100, help="meta-episodes (default 100)")
+    e.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the tasks (default: the run's --eval-seed, else 1000000)",
+    )
+    e.add_argument("--env", default=None, help="env id (default: the one the model was trained on)")
+    e.add_argument(
+        "--env-kwargs",
+        nargs="*",
+        metavar="K=V",
+        default=None,
+        help="env arguments (default: the model's)",
+    )
+    e.add_argument("--device", default="cpu", help="device to run the model on (default cpu)")
+    e.add_argument("--stochastic", action="store_true", help="sample actions (default: mode)")
+
+    r = sub.add_parser(
+        "render",
+        help="write a video of a trained agent's meta-episodes",
+        description="Roll out meta-episodes of a trained agent through the env's own renderer "
+        "(rgb_array; meta_envs draws one trail colour per sub-episode) and write an mp4 or gif "
+        "with a caption of the sub-episode returns.",
+    )
+    r.add_argument("target", type=Path, metavar="RUN_DIR_OR_MODEL")
+    r.add_argument("--out", type=Path, required=True, help="video file (.mp4 or .gif)")
+    r.add_argument("--episodes", type=int, default=1, help="meta-episodes, one after the other")
+    r.add_argument(
+        "--seed",
+        type=int,
+        default=None,
+        help="seed of the first meta-episode (default: the run's --eval-seed)",
+    )
+    r.add_argument("--fps", type=int, default=30, help="frames per second (default 30)")
+    r.add_argument("--every", type=int, default=1, help="keep every k-th frame (default 1)")
+    r.add_argument("--env", default=None, help="env id (default: the model's)")
+    r.add_argument("--env-kwargs", nargs="*", metavar="K=V", default=None)
+    r.add_argument("--device", default="cpu")
+
+    p = sub.add_parser(
+        "plot",
+        help="learning curves of one or more runs",
+        description="Learning curves from the eval.csv of each run: return and normalised score "
+        "against env steps and against wall time. Runs of one env are drawn as their mean and a "
+        "band (min to max); the random / explorer / oracle returns as reference lines.",
+    )
+    p.add_argument(
+        "runs",
+        type=Path,
+        nargs="+",
+        metavar="RUN_DIR",
+        help="run directories (or folders holding run directories)",
+    )
+    p.add_argument("--out", type=Path, required=True, help="image file (.png, .pdf, .svg)")
+    p.add_argument("--title", default=None)
+
+    d = sub.add_parser(
+        "demo",
+        help="train on Point Robot with the CPU preset, then plot and render the agent",
+        description="The quickest look at MAMBA: trains on meta_envs/PointRobot-v0 with the CPU "
+        "preset (progress bar), prints the final normalised score, and writes the learning curve "
+        "and a video of the trained agent into the run directory.",
+    )
+    d.add_argument(
+        "--steps",
+        type=int,
+        default=None,
+        help="budget in env steps (default: the budget stated in the README)",
+    )
+    d.add_argument("--seed", type=int, default=0)
+    d.add_argument("--run-dir", type=Path, default=Path("runs/demo"))
+    d.add_argument("--threads", type=int, default=None)
+    return parser
+
+
+def _train(args: argparse.Namespace) -> None:
+    from mamba_agent.cli.run_dir import RunError
+    from mamba_agent.cli.train import TrainSettings, resume_run, start_run
+
+    if args.resume is not None:
+        if args.env is not None:
+            raise RunError("--resume reads the env from the run; do not pass --env with it")
+        resume_run(args.resume, args.steps)
+        return
+    if args.env is None:
+        raise RunError("train needs --env ID (or --resume RUN_DIR)")
+    settings = TrainSettings(
+        env_id=args.env,
+        env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"),
+        preset=args.preset,
+        overrides=parse_assignments(args.overrides, "--set"),
+        steps=100_000 if args.steps is None else args.steps,
+        seed=args.seed,
+        device=args.device,
+        threads=args.threads,
+        eval_every=args.eval_every,
+        eval_episodes=args.eval_episodes,
+        final_eval_episodes=args.final_eval_episodes,
+        eval_seed=args.eval_seed,
+        checkpoint_every=args.checkpoint_every,
+        log_interval=args.log_interval,
+        verbose=args.verbose,
+        progress_bar=not args.no_progress,
+    )
+    run_dir = args.run_dir
+    if run_dir is None:
+        import time
+
+        name = args.env.split(":")[-1].split("/")[-1]
+        run_dir = Path("runs") / f"{name}-seed{args.seed}-{time.strftime('%Y%m%d-%H%M%S')}"
+    start_run(settings, run_dir)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``mamba-agent`` console script; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from mamba_agent.cli.run_dir import RunError
+
+    try:
+        if args.command == "train":
+            _train(args)
+        elif args.command == "eval":
+            from mamba_agent.cli.inspect import eval_command
+
+            eval_command(args)
+        elif args.command == "render":
+            from mamba_agent.cli.inspect import render_command
+
+            render_command(args)
+        elif args.command == "plot":
+            from mamba_agent.cli.plot import plot_command
+
+            plot_command(args)
+        elif args.command == "demo":
+            from mamba_agent.cli.demo import demo_command
+
+            demo_command(args)
+    except (RunError, ValueError, FileNotFoundError) as err:
+        print(f"mamba-agent {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("mamba-agent: interrupted", file=sys.stderr)
+        return 130
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
