@@ -302,6 +302,8 @@ def resume_run(run_dir: Path, steps: int | None = None) -> Path:
     from mamba_agent.persistence import safe_torch_load
 
     position = dict(safe_torch_load(run.checkpoint_path, map_location="cpu").get("run", {}))
+    for stale in run.path.glob(".*.tmp"):  # a write that a crash cut short (never renamed)
+        stale.unlink()
     truncate_rows(run.eval_path, int(position.get("eval_rows", 0)))
     return _train(model, run, settings, manifest.get("reference_returns"), position, resumed=True)
 
@@ -314,14 +316,14 @@ def _train(
     position: dict[str, Any],
     resumed: bool,
 ) -> Path:
+    if position.get("finished") and model.num_timesteps >= settings.steps:
+        print(f"{run.path}: finished at {model.num_timesteps} env steps (pass --steps to extend)")
+        return run.path
     keep = int(position.get("progress_rows", 0)) if resumed else None
     model.verbose = settings.verbose
     model.set_logger(make_run_logger(str(run.path), settings.verbose, keep))
     progress = ProgressBar(total=settings.steps, disable=not settings.progress_bar)
     callback = RunCallback(run, settings, reference, progress, position)
-    if position.get("finished") and model.num_timesteps >= settings.steps:
-        print(f"{run.path}: finished at {model.num_timesteps} env steps (pass --steps to extend)")
-        return run.path
     callback.install_signal_handlers()
     try:
         if model.num_timesteps < settings.steps:
