@@ -11,6 +11,7 @@ raises one ``ValueError`` naming the file.
 
 from __future__ import annotations
 
+import hashlib
 import io
 import os
 import tempfile
@@ -28,6 +29,7 @@ __all__ = [
     "MODEL_FORMAT",
     "atomic_write",
     "atomic_torch_save",
+    "content_digest",
     "safe_torch_load",
     "space_to_data",
     "space_from_data",
@@ -69,8 +71,40 @@ def atomic_write(path: str | os.PathLike, write: Callable[[io.BufferedWriter], N
     return path
 
 
+def content_digest(obj: Any) -> str:
+    """SHA-256 of a nest of dicts, lists, tensors and scalars (dict keys in sorted order): what
+    :func:`atomic_torch_save` stores and :func:`safe_torch_load` checks, so that a file whose
+    bytes changed (a bad disk, a partial copy) is refused instead of loading wrong weights."""
+    digest = hashlib.sha256()
+
+    def feed(value: Any) -> None:
+        if isinstance(value, dict):
+            digest.update(b"{")
+            for key in sorted(value, key=str):
+                digest.update(repr(key).encode() + b":")
+                feed(value[key])
+            digest.update(b"}")
+        elif isinstance(value, list | tuple):
+            digest.update(b"[")
+            for item in value:
+                feed(item)
+            digest.update(b"]")
+        elif isinstance(value, torch.Tensor):
+            t = value.detach().cpu().contiguous()
+            digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
+            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+        else:
+            digest.update(repr(value).encode())
+
+    feed(obj)
+    return digest.hexdigest()
+
+
 def atomic_torch_save(obj: dict[str, Any], path: str | os.PathLike) -> Path:
-    """``torch.save(obj)`` to ``path`` atomically (see :func:`atomic_write`)."""
+    """``torch.save(obj)`` to ``path`` atomically (see :func:`atomic_write`), with the
+    :func:`content_digest` of ``obj`` stored under ``"sha256"``."""
+    obj = {**{k: v for k, v in obj.items() if k != "sha256"}}
+    obj["sha256"] = content_digest(obj)
     return atomic_write(path, lambda f: torch.save(obj, f))
 
 
@@ -96,6 +130,11 @@ def safe_torch_load(
         ) from None
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
         raise ValueError(f"{path} is not a mamba-agent model file (no '{MODEL_FORMAT}' marker)")
+    stored = data.pop("sha256", None)
+    if stored != content_digest(data):
+        raise ValueError(
+            f"{path} is corrupt: its content does not match the checksum it was saved with"
+        )
     return data
 
 

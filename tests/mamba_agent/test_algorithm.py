@@ -22,6 +22,7 @@ from tiny_envs import BanditMetaEnv, DriftMetaEnv
 from mamba_agent import MAMBA
 from mamba_agent.config import make_config, preset_for_env
 from mamba_agent.data.wrappers import MetaFeatures
+from mamba_agent.persistence import atomic_torch_save
 
 
 def losses(metrics: dict[str, float]) -> dict[str, float]:
@@ -152,7 +153,7 @@ def test_a_model_saved_on_cuda_loads_on_cpu(tmp_path, monkeypatch):
     data = model._state()
     data["generator"] = data["act_generator"] = torch.zeros(16, dtype=torch.uint8)
     monkeypatch.setattr(torch.serialization, "location_tag", lambda storage: "cuda:0")
-    torch.save(data, tmp_path / "cuda_model.zip")
+    atomic_torch_save(data, tmp_path / "cuda_model.zip")
     monkeypatch.undo()
     if not torch.cuda.is_available():  # the file really asks for CUDA
         with pytest.raises(RuntimeError, match="CUDA"):
