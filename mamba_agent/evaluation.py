@@ -107,7 +107,7 @@ def reference_returns_of(env_id: str, env_kwargs: dict[str, Any] | None = None) 
 
 
 def evaluate_meta_episodes(
-    model: MAMBA,
+    model: MAMBA | Any,
     env_id: str,
     n_episodes: int,
     seed: int = 0,
@@ -119,7 +119,9 @@ def evaluate_meta_episodes(
     env ``i`` reset with ``seed + i``) and return their total and per-sub-episode returns.
 
     Args:
-        model: a trained :class:`mamba_agent.MAMBA` (its observation augmentation is applied).
+        model: a trained :class:`mamba_agent.MAMBA` (its observation augmentation is applied), or
+            any recurrent policy with SB3's ``predict(obs, state, episode_start, deterministic)``
+            for a batch (e.g. sb3-contrib's ``RecurrentPPO``).
         env_id: a registered id (see :func:`resolve_env_id`).
         n_episodes: number of meta-episodes M >= 1.
         seed: seed of the first meta-episode.
@@ -129,21 +131,22 @@ def evaluate_meta_episodes(
     """
     if n_episodes < 1:
         raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
-    cfg = model.config.train
-    venv = make_vector_env(env_id, n_episodes, model.augment, cfg.time_scale, env_kwargs)
+    augment = bool(getattr(model, "augment", False))
+    time_scale = model.config.train.time_scale if augment else 0
+    venv = make_vector_env(env_id, n_episodes, augment, time_scale, env_kwargs)
     try:
         obs, _ = venv.reset(seed=seed)
         n = venv.num_envs
-        state = model.initial_state(n)
+        state: Any = None
         first = np.ones(n, dtype=bool)
         done = np.zeros(n, dtype=bool)
         totals = np.zeros(n)
         subs: list[list[float]] = [[0.0] for _ in range(n)]
         reports_subs = False
         while not done.all():
-            vec, state = model._act(np.asarray(obs, np.float32), state, first, deterministic)
-            obs, rewards, terms, truncs, infos = venv.step(model.codec.to_env(vec))
-            first[:] = False
+            actions, state = model.predict(obs, state, first, deterministic=deterministic)
+            obs, rewards, terms, truncs, infos = venv.step(actions)
+            first = np.zeros(n, dtype=bool)
             ends = infos.get("sub_episode_end") if isinstance(infos, dict) else None
             reports_subs = reports_subs or ends is not None
             finished = np.logical_or(terms, truncs)

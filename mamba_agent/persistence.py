@@ -90,9 +90,11 @@ def content_digest(obj: Any) -> str:
                 feed(item)
             digest.update(b"]")
         elif isinstance(value, torch.Tensor):
-            t = value.detach().cpu().contiguous()
+            t = value.detach().cpu()
             digest.update(f"T{t.dtype}{tuple(t.shape)}".encode())
-            digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+            if t.dtype in (torch.bfloat16, torch.float16):
+                t = t.float()  # exact; numpy has no bfloat16
+            digest.update(t.numpy().tobytes())  # C order, whatever the strides
         else:
             digest.update(repr(value).encode())
 
