@@ -133,6 +133,10 @@ def safe_torch_load(
     if not isinstance(data, dict) or data.get("format") != MODEL_FORMAT:
         raise ValueError(f"{path} is not a mamba-agent model file (no '{MODEL_FORMAT}' marker)")
     stored = data.pop("sha256", None)
+    if stored is None:
+        raise ValueError(
+            f"{path} has no content checksum: it was not written by this version of mamba-agent"
+        )
     if stored != content_digest(data):
         raise ValueError(
             f"{path} is corrupt: its content does not match the checksum it was saved with"

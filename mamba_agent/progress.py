@@ -55,7 +55,9 @@ class ProgressBar(BaseCallback):
 
     def _on_step(self) -> bool:
         if self.pbar is not None:
-            steps = int(self.locals.get("real_steps", 0))
+            # MAMBA's learn passes the real env steps of the vector step; SB3's algorithms step
+            # VecEnvs that reset inside step(), so every sub-env's step is a real one
+            steps = int(self.locals.get("real_steps", self.training_env.num_envs))
             left = max(int(self.pbar.total) - int(self.pbar.n), 0)
             if steps:
                 self.pbar.update(min(steps, left))

@@ -87,6 +87,10 @@ def build_parser() -> argparse.ArgumentParser:
         default=[],
         help="env constructor arguments, e.g. n=3 num_sub_episodes=4",
     )
+    t.add_argument("--method", default="mamba", choices=["mamba", "dreamer_vanilla", "rl2"],
+                   help="mamba (default); dreamer_vanilla: the ablation (random 64-step windows, "
+                   "latent re-initialised at the window start); rl2: sb3-contrib's RecurrentPPO "
+                   "(needs the baselines extra; presets rl2_cpu, rl2_tiny)")  # fmt: skip
     t.add_argument(
         "--preset",
         default="auto",
@@ -99,6 +103,9 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="budget in real env steps (default 100000; with --resume: a new budget)",
     )
+    t.add_argument("--minutes", type=float, default=None,
+                   help="wall-time budget in minutes, over every resume (training ends at "
+                   "whichever of --steps and --minutes comes first)")  # fmt: skip
     t.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     t.add_argument(
         "--run-dir",
@@ -266,6 +273,8 @@ def _train(args: argparse.Namespace) -> None:
     settings = TrainSettings(
         env_id=args.env,
         env_kwargs=parse_assignments(args.env_kwargs, "--env-kwargs"),
+        method=args.method,
+        minutes=args.minutes,
         preset=args.preset,
         overrides=parse_assignments(args.overrides, "--set"),
         steps=100_000 if args.steps is None else args.steps,

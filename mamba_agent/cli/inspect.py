@@ -37,7 +37,11 @@ def load_agent(
         path = target
     else:
         raise RunError(f"{target}: no such run directory or model file")
-    model = MAMBA.load(path, device=device)
+    from mamba_agent.cli.train import load_agent_file
+
+    model = load_agent_file(path, device)
+    if not isinstance(model, MAMBA):  # RL²: the env it was made with
+        model.env_id, model.env_kwargs = model.rl2_info["env_id"], model.rl2_info["env_kwargs"]
     env_id = env or model.env_id or manifest.get("env_id")
     if env_id is None:
         raise RunError(f"{path} does not say which env it was trained on: pass --env ID")
@@ -82,14 +86,15 @@ def eval_command(args: argparse.Namespace) -> None:
         table.add_column(f"sub-ep. {k + 1}", justify="right")
     table.add_column("normalised", justify="right")
     score = result.normalized_score
-    row = ["MAMBA" + (" (stochastic)" if args.stochastic else ""), _fmt(result.mean, result.std)]
+    name = "MAMBA" if isinstance(model, MAMBA) else "RL²"
+    row = [name + (" (stochastic)" if args.stochastic else ""), _fmt(result.mean, result.std)]
     row += [_fmt(float(subs[:, k].mean()), float(subs[:, k].std())) for k in range(n_sub)]
     table.add_row(*row, "—" if score is None else f"{score:.3f}")
     for kind, value in (reference or {}).items():
         norm = result.normalize(value)
         table.add_row(kind, _fmt(value), *(["—"] * n_sub), "—" if norm is None else f"{norm:.3f}")
     Console(width=max(Console().width, 120)).print(table)
-    print("MAMBA: mean ± std over the meta-episodes, deterministic actor unless --stochastic")
+    print(f"{name}: mean ± std over the meta-episodes, deterministic actor unless --stochastic")
     if reference:
         print(
             "normalised score: (return - random) / (explorer - random); reference returns are "
@@ -124,7 +129,7 @@ def render_meta_episodes(
     """Frames (with captions) of ``episodes`` meta-episodes of the deterministic agent, reset with
     ``seed + k``, and each one's sub-episode returns."""
     env = gym.make(env_id, render_mode="rgb_array", **env_kwargs)
-    if model.augment:
+    if getattr(model, "augment", False):
         scale = model.config.train.time_scale or (env.spec.max_episode_steps or 1000)
         env = MetaFeatures(env, scale)
     frames: list[np.ndarray] = []

@@ -54,9 +54,11 @@ class TrainSettings:
 
     env_id: str
     env_kwargs: dict[str, Any] = field(default_factory=dict)
+    method: str = "mamba"
     preset: str = "auto"
     overrides: dict[str, Any] = field(default_factory=dict)
     steps: int = 100_000
+    minutes: float | None = None
     seed: int = 0
     device: str = "auto"
     threads: int | None = None
@@ -73,6 +75,10 @@ class TrainSettings:
         """``RunError`` for values no run can use."""
         if self.steps < 1:
             raise RunError(f"--steps must be >= 1, got {self.steps}")
+        if self.minutes is not None and not self.minutes > 0:
+            raise RunError(f"--minutes must be > 0, got {self.minutes}")
+        if self.method not in METHODS:
+            raise RunError(f"unknown method {self.method!r}; choose one of {list(METHODS)}")
         if self.eval_every < 0:
             raise RunError(
                 f"--eval-every must be >= 0 (0: only the final evaluation), got {self.eval_every}"
@@ -85,8 +91,41 @@ class TrainSettings:
             raise RunError(f"--threads must be >= 1, got {self.threads}")
 
 
+METHODS = ("mamba", "dreamer_vanilla", "rl2")
+"""``--method``: MAMBA, its Dreamer-Vanilla ablation (``dreamer_vanilla=True``), or the RL²
+baseline (sb3-contrib's RecurrentPPO, :mod:`mamba_agent.baselines.rl2`)."""
+
+
 class StopTraining(Exception):
     """Raised by :class:`RunCallback` after the checkpoint that a signal asked for."""
+
+
+class TimeBudgetReached(Exception):
+    """Raised by :class:`RunCallback` when the run's ``--minutes`` are spent."""
+
+
+def agent_state(model: Any, include_replay: bool = True) -> dict[str, Any]:
+    """The checkpoint / model-file content of a MAMBA or RL² model (plain data)."""
+    if isinstance(model, MAMBA):
+        return model._state(include_replay=include_replay)
+    from mamba_agent.baselines.rl2 import rl2_state
+
+    return rl2_state(model)
+
+
+def load_agent_file(path: Path, device: str, env_kwargs: dict[str, Any] | None = None) -> Any:
+    """A MAMBA or RL² model from a model or checkpoint file (with its env attached)."""
+    from mamba_agent.baselines.rl2 import is_rl2, load_rl2_state
+    from mamba_agent.persistence import safe_torch_load
+
+    data = safe_torch_load(path, map_location="cpu")
+    if is_rl2(data):
+        return load_rl2_state(data, device)
+    model = MAMBA.load(path, device=device)
+    if model.env_id is not None:
+        resolve_env_id(model.env_id)
+        model.set_env(model.env_id, env_kwargs if env_kwargs is not None else model.env_kwargs)
+    return model
 
 
 class RunCallback(BaseCallback):
@@ -160,7 +199,7 @@ class RunCallback(BaseCallback):
     # -- actions --------------------------------------------------------------------------------
     def checkpoint(self) -> None:
         """Write the checkpoint now (atomically)."""
-        state = self.model._state(include_replay=True)
+        state = agent_state(self.model)
         state["run"] = self.position()
         atomic_torch_save(state, self.run.checkpoint_path)
         self.checkpointed = True
@@ -205,6 +244,8 @@ class RunCallback(BaseCallback):
             self.checkpoint()
         if self.stop_signal is not None:
             raise StopTraining(signal.Signals(self.stop_signal).name)
+        if s.minutes is not None and self.wall_time() >= s.minutes * 60.0:
+            raise TimeBudgetReached()
         if s.eval_every and self.model.num_timesteps >= self.next_eval:
             self.evaluate(s.eval_episodes)
             self.next_eval = (self.model.num_timesteps // s.eval_every + 1) * s.eval_every
@@ -244,25 +285,36 @@ def start_run(settings: TrainSettings, run_dir: Path) -> Path:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     try:
-        model = MAMBA(
-            env_id,
-            preset=settings.preset,
-            device=settings.device,
-            seed=settings.seed,
-            env_kwargs=settings.env_kwargs,
-            **settings.overrides,
-        )
+        if settings.method == "rl2":
+            from mamba_agent.baselines.rl2 import make_rl2
+
+            device = "cpu" if settings.device == "auto" else settings.device
+            model = make_rl2(env_id, settings.env_kwargs, settings.preset, settings.seed, device,
+                             settings.overrides)  # fmt: skip
+            model.preset = model.rl2_info["preset"]
+        else:
+            overrides = dict(settings.overrides)
+            if settings.method == "dreamer_vanilla":
+                overrides["dreamer_vanilla"] = True
+            model = MAMBA(
+                env_id,
+                preset=settings.preset,
+                device=settings.device,
+                seed=settings.seed,
+                env_kwargs=settings.env_kwargs,
+                **overrides,
+            )
     except TypeError as err:
         raise RunError(str(err)) from None
     reference = _reference(env_id, settings.env_kwargs)
     run.path.mkdir(parents=True, exist_ok=True)
     manifest = {
-        "method": "mamba",
         "created": now(),
         "command": command_line(),
         **asdict(settings),
         "preset_resolved": model.preset,
         "device_resolved": str(model.device),
+        "rl2": getattr(model, "rl2_info", None),
         "torch_threads": torch.get_num_threads(),
         "reference_returns": reference,
         "versions": versions(),
@@ -270,8 +322,13 @@ def start_run(settings: TrainSettings, run_dir: Path) -> Path:
         "machine": machine_info(),
     }
     run.write_manifest(manifest)
+    config = (
+        config_to_dict(model.config)
+        if isinstance(model, MAMBA)
+        else {"rl2": {**_rl2_settings(model)}}
+    )
     run.write_config(
-        config_to_dict(model.config),
+        config,
         f"MAMBA configuration of this run: preset {model.preset!r} + overrides "
         f"{settings.overrides or {}}\nenv {env_id} {settings.env_kwargs or ''}, seed "
         f"{settings.seed}. Written once by `mamba-agent train`; the checkpoint holds the same.",
@@ -293,12 +350,10 @@ def resume_run(run_dir: Path, steps: int | None = None) -> Path:
     resolve_env_id(settings.env_id)
     if settings.threads:
         torch.set_num_threads(settings.threads)
-    model = MAMBA.load(
-        run.checkpoint_path,
-        env=settings.env_id,
-        device=settings.device,
-        env_kwargs=settings.env_kwargs,
-    )
+    device = "cpu" if settings.method == "rl2" and settings.device == "auto" else settings.device
+    model = load_agent_file(run.checkpoint_path, device, settings.env_kwargs)
+    if not isinstance(model, MAMBA):
+        model.preset = model.rl2_info["preset"]
     from mamba_agent.persistence import safe_torch_load
 
     position = dict(safe_torch_load(run.checkpoint_path, map_location="cpu").get("run", {}))
@@ -316,7 +371,10 @@ def _train(
     position: dict[str, Any],
     resumed: bool,
 ) -> Path:
-    if position.get("finished") and model.num_timesteps >= settings.steps:
+    if position.get("finished") and (
+        model.num_timesteps >= settings.steps
+        or (settings.minutes is not None and position.get("wall_time", 0) >= settings.minutes * 60)
+    ):
         print(f"{run.path}: finished at {model.num_timesteps} env steps (pass --steps to extend)")
         return run.path
     keep = int(position.get("progress_rows", 0)) if resumed else None
@@ -329,15 +387,23 @@ def _train(
         if model.num_timesteps < settings.steps:
             where = f"resuming at {model.num_timesteps}" if resumed else "starting"
             print(
-                f"{run.path}: {where} / {settings.steps} env steps, preset {model.preset}, "
-                f"{model.device}, {torch.get_num_threads()} threads"
+                f"{run.path}: {settings.method}, {where} / {settings.steps} env steps, preset "
+                f"{model.preset}, {model.device}, {torch.get_num_threads()} threads",
+                flush=True,
             )
-            model.learn(
-                settings.steps - model.num_timesteps,
-                callback=[callback, progress],
-                log_interval=settings.log_interval,
-                reset_num_timesteps=False,
-            )
+            try:
+                model.learn(
+                    settings.steps - model.num_timesteps,
+                    callback=[callback, progress],
+                    log_interval=settings.log_interval,
+                    reset_num_timesteps=False,
+                )
+            except TimeBudgetReached:
+                progress._on_training_end()
+                print(
+                    f"time budget of {settings.minutes} minutes reached at "
+                    f"{model.num_timesteps} env steps"
+                )
         callback.finished = False
         callback.checkpoint()
         if settings.final_eval_episodes:
@@ -349,7 +415,7 @@ def _train(
                 f"{result.mean:.2f} ± {result.std:.2f}"
                 + ("" if score is None else f", normalised score {score:.3f}")
             )
-        model.save(run.model_path)
+        atomic_torch_save(agent_state(model, include_replay=False), run.model_path)
         callback.finished = True
         callback.checkpoint()
     except StopTraining as stop:
@@ -362,3 +428,10 @@ def _train(
         callback.restore_signal_handlers()
         model.logger.close()
     return run.path
+
+
+def _rl2_settings(model: Any) -> dict[str, Any]:
+    from mamba_agent.baselines.rl2 import RL2_PRESETS
+
+    info = model.rl2_info
+    return {**RL2_PRESETS[info["preset"]], **info["overrides"]}

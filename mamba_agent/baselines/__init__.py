@@ -1,0 +1,1 @@
+"""Baselines trained and evaluated like MAMBA by the command line (RL²)."""
