@@ -240,6 +240,59 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", type=Path, required=True, help="image file (.png, .pdf, .svg)")
     p.add_argument("--title", default=None)
 
+    w = sub.add_parser(
+        "sweep",
+        help="train every (method, env, seed) on Ray, locally or on a cluster",
+        description="One `mamba-agent train` run directory per (method, env, seed) under --out "
+        "(OUT/<method>/<env>/seed<S>), trained in parallel by Ray tasks of --cpus-per-run CPUs "
+        "each: on this machine by default, on an existing cluster with --address (or "
+        "RAY_ADDRESS). A training process that dies is resumed from its last checkpoint; a dead "
+        "Ray worker's task is retried by Ray and resumes too; running the same command again "
+        "skips finished trials and resumes unfinished ones. Needs the sweep extra "
+        '(pip install -e ".[sweep]").',
+        epilog="examples:\n"
+        "  mamba-agent sweep --envs meta_envs/PointRobot-v0 meta_envs/RoomsN-v0 --seeds 0 1 2 \\\n"
+        "      --methods mamba dreamer_vanilla rl2 --minutes 60 --cpus-per-run 2 --out sweeps/main\n"
+        "  mamba-agent sweep ... --address 10.0.0.1:6379      # an existing Ray cluster\n"
+        "  mamba-agent sweep-report sweeps/main --out sweeps/main/results.md\n",
+        formatter_class=fmt,
+    )
+    w.add_argument("--envs", nargs="+", required=True, metavar="ID")
+    w.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="S")
+    w.add_argument("--methods", nargs="+", default=["mamba"],
+                   choices=["mamba", "dreamer_vanilla", "rl2"])
+    w.add_argument("--preset", default=None, help="preset of the mamba / dreamer_vanilla trials "
+                   "(default: auto)")
+    w.add_argument("--steps", type=int, default=None, help="env-step budget per trial")
+    w.add_argument("--minutes", type=float, default=None, help="wall-time budget per trial")
+    w.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="config fields of the MAMBA trials")
+    w.add_argument("--rl2-set", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="settings of the RL² trials (e.g. learning_rate=1e-4)")
+    w.add_argument("--env-kwargs", nargs="*", default=[], metavar="K=V",
+                   help="env arguments of every trial")
+    w.add_argument("--rl2-preset", default="rl2_cpu", help="preset of the RL² trials")
+    w.add_argument("--train-args", default="", metavar="'ARGS'",
+                   help="more `train` options for every trial, as one quoted string: "
+                   "--train-args='--eval-every 5000 --eval-episodes 20'")
+    w.add_argument("--cpus-per-run", type=int, default=1, help="CPUs (and torch threads) per "
+                   "trial; trials run in parallel as the CPUs allow (default 1)")
+    w.add_argument("--address", default=None, help="address of a running Ray cluster (default: "
+                   "RAY_ADDRESS, else a Ray started on this machine for the sweep)")
+    w.add_argument("--max-attempts", type=int, default=3,
+                   help="training processes per trial before it counts as failed (default 3)")
+    w.add_argument("--out", type=Path, required=True, help="folder of the sweep's run directories")
+
+    rp = sub.add_parser(
+        "sweep-report",
+        help="the results table and curves of a sweep",
+        description="Writes a Markdown table (mean ± std over seeds of the final evaluation: "
+        "return, normalised score, per sub-episode, env steps, wall time; then every run) and one "
+        "curve figure per env (every method as mean and band) beside it.",
+    )
+    rp.add_argument("sweep_dir", type=Path, metavar="DIR")
+    rp.add_argument("--out", type=Path, required=True, help="the Markdown file to write")
+
     d = sub.add_parser(
         "demo",
         help="train on Point Robot with the CPU preset, then plot and render the agent",
@@ -320,6 +373,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             from mamba_agent.cli.plot import plot_command
 
             plot_command(args)
+        elif args.command == "sweep":
+            from mamba_agent.cli.sweep import sweep_command
+
+            args.out = args.out.resolve()
+            sweep_command(args)
+        elif args.command == "sweep-report":
+            from mamba_agent.cli.sweep import report_command
+
+            report_command(args)
         elif args.command == "demo":
             from mamba_agent.cli.demo import demo_command
 
