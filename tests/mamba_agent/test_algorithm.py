@@ -168,6 +168,48 @@ def test_a_model_saved_on_cuda_loads_on_cpu(tmp_path, monkeypatch):
     loaded.learn(20, reset_num_timesteps=False)  # optimiser states moved too: training goes on
 
 
+@pytest.mark.parametrize("env_cls", [BanditMetaEnv, DriftMetaEnv], ids=["discrete", "continuous"])
+@pytest.mark.parametrize("kernels", ["c++", "python"])
+def test_bfloat16_learn_save_load_on_cpu(tmp_path, monkeypatch, kernels, env_cls):
+    """precision="bfloat16" on the CPU (autocast works there), with the C++ kernels and with
+    MAMBA_AGENT_KERNELS=python: updates run (imagination's GRU steps included), weights and
+    optimiser states stay float32 and finite, the losses differ from float32's (autocast is on),
+    and a saved model acts and trains on exactly as the original."""
+    from mamba_agent.nn.kernels import KERNELS_ENV_VAR, native_kernels_available
+
+    if kernels == "python":
+        monkeypatch.setenv(KERNELS_ENV_VAR, "python")
+    else:
+        monkeypatch.delenv(KERNELS_ENV_VAR, raising=False)
+        if not native_kernels_available("cpu", torch.float32):
+            pytest.skip("the C++ kernels could not be built here")
+    model = tiny(env_cls(), device="cpu", precision="bfloat16")
+    model.learn(40)
+    assert model._n_updates > 0
+    assert all(np.isfinite(v) for v in losses(model.last_metrics).values())
+    params = [*model.world_model.parameters(), *model.actor_critic.parameters()]
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in params)
+    opt_states = model.world_model.optimizer.state.values()
+    assert opt_states and all(st["exp_avg"].dtype == torch.float32 for st in opt_states)
+    fp32 = tiny(env_cls(), device="cpu")
+    fp32.learn(40)
+    assert fp32._n_updates == model._n_updates
+    assert losses(fp32.last_metrics) != losses(model.last_metrics)
+
+    model.save(tmp_path / "bf16")
+    model.save_replay_buffer(tmp_path / "replay.pkl")
+    loaded = MAMBA.load(tmp_path / "bf16", env=env_cls(), device="cpu")
+    loaded.load_replay_buffer(tmp_path / "replay.pkl")
+    assert loaded.config.train.precision == "bfloat16"
+    obs = np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32)
+    a1, s1 = model.predict(obs, deterministic=True)
+    a2, s2 = loaded.predict(obs, deterministic=True)
+    assert np.array_equal(a1, a2) and all(np.array_equal(x, y) for x, y in zip(s1, s2))
+    assert losses(model.train(2)) == losses(loaded.train(2))
+    loaded.learn(20, reset_num_timesteps=False)
+    assert loaded.num_timesteps >= model.num_timesteps + 20
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_runs_on_cuda_and_the_model_loads_on_cpu(tmp_path):
     """On a GPU machine: every tensor of training on CUDA, losses finite, and the saved model acts
