@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from gymnasium.envs.registration import EnvSpec
 from stable_baselines3.common.callbacks import (
     BaseCallback,
     CallbackList,
@@ -20,7 +21,7 @@ from stable_baselines3.common.logger import configure
 from tiny_envs import BanditMetaEnv, DriftMetaEnv
 
 from mamba_agent import MAMBA
-from mamba_agent.config import make_config, preset_for_env
+from mamba_agent.config import ENV_PRESETS, make_config, preset_for_env
 from mamba_agent.data.wrappers import MetaFeatures
 
 
@@ -58,9 +59,36 @@ def test_config_overrides_and_presets():
         "rooms",
         "reacher",
         "cpu",
+        "reacher_cpu",
         "tiny",
     ):
         make_config(name)
+
+
+@pytest.mark.parametrize("env_id", sorted(ENV_PRESETS))
+def test_auto_preset_on_cpu_is_a_cpu_variant_for_every_known_env(env_id):
+    """preset="auto" on the CPU gives every env of ENV_PRESETS its ``<env>_cpu`` preset: the
+    ``cpu`` sizes, the env's own imagination horizon, and a horizon schedule exactly where the
+    paper-scale preset has one (scaled down for CPU budgets)."""
+    paper = ENV_PRESETS[env_id]
+    assert preset_for_env(env_id) == paper
+    name = preset_for_env(env_id, cpu=True)
+    assert name == f"{paper}_cpu"
+    cpu, paper_cfg, cfg = make_config("cpu"), make_config(paper), make_config(name)
+    assert cfg.world_model == cpu.world_model  # the cpu networks and learning rates
+    assert cfg.train == cpu.train and cfg.replay.batch_size == cpu.replay.batch_size
+    assert cfg.behavior.imag_horizon == paper_cfg.behavior.imag_horizon
+    assert cfg.behavior.imag_starts == cpu.behavior.imag_starts
+    has_schedule = paper_cfg.replay.horizon_steps > 0
+    assert (cfg.replay.horizon_steps > 0) == has_schedule
+    if has_schedule:
+        assert cfg.replay.horizon_steps < paper_cfg.replay.horizon_steps
+
+    class Registered(BanditMetaEnv):  # the agent reads the id from the spec alone
+        spec = EnvSpec(env_id, entry_point="tiny_envs:BanditMetaEnv")
+
+    model = MAMBA(Registered(), device="cpu", seed=0)
+    assert model.preset == name and model.config == cfg
 
 
 class ImageEnv(BanditMetaEnv):
