@@ -7,7 +7,12 @@ GRU 512, 512 imagination starts per sequence, horizon 2) and at T = 900 / 1,800,
     python benchmarks/agent_throughput.py --rounds 5      # T = 300 and the yardstick, alternated
 
 Target on the reference machine (factor 1.0), 2 CPU cores: <= 0.8 s per update at T = 300; on
-another machine scale it by the yardstick factor printed here.
+another machine scale it by the yardstick factor printed here. The yardstick is the development
+machine's ``shared/bench/yardstick.py`` beside the repository (``<repo>/../shared/bench``); where it
+is absent the factor and the target verdict are left out.
+
+Every measurement runs in a fresh process; when one fails (an exception, or the process dies) the
+benchmark stops with that process's error and a non-zero exit status.
 """
 
 from __future__ import annotations
@@ -16,11 +21,14 @@ import argparse
 import json
 import multiprocessing as mp
 import os
+import queue as queue_module
 import resource
 import statistics
 import subprocess
 import sys
 import time
+import traceback
+from collections.abc import Callable
 from pathlib import Path
 
 import gymnasium as gym
@@ -36,7 +44,8 @@ from mamba_agent.data.batch import Batch
 from mamba_agent.nn.kernels import native_kernels_available
 from mamba_agent.world_model.model import WorldModel
 
-YARDSTICK = Path("/work/shared/bench/yardstick.py")
+YARDSTICK = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "yardstick.py"
+"""The machine yardstick, found relative to the repository (``<repo>/../shared/bench``); optional."""
 
 
 def _batch(
@@ -194,13 +203,51 @@ def _learn_fps(steps: int, threads: int, retain: bool, queue: mp.Queue) -> None:
     )
 
 
-def _in_subprocess(target, *args) -> dict:
+class MeasurementFailed(RuntimeError):
+    """A measuring process raised or died without a result (its traceback or exit code inside)."""
+
+
+def _run_reporting_errors(target: Callable[..., None], args: tuple, queue: mp.Queue) -> None:
+    """The measuring process: ``target(*args, queue)``; an exception is sent back as its
+    traceback (and the process exits non-zero) instead of leaving the parent waiting."""
+    try:
+        target(*args, queue)
+    except BaseException:
+        queue.put({"error": traceback.format_exc()})
+        raise
+
+
+def _in_subprocess(target: Callable[..., None], *args, poll_s: float = 1.0) -> dict:
+    """Run ``target(*args, queue)`` in a fresh (spawned) process and return what it puts on the
+    queue. Raises :class:`MeasurementFailed` with the child's traceback when it raises, or with its
+    exit code when it dies without a result (killed, out of memory, a crash in native code)."""
     ctx = mp.get_context("spawn")
     queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
+    proc = ctx.Process(target=_run_reporting_errors, args=(target, args, queue))
     proc.start()
-    out = queue.get()
-    proc.join()
+    try:
+        while True:
+            try:
+                out = queue.get(timeout=poll_s)
+                break
+            except queue_module.Empty:
+                if proc.is_alive():
+                    continue
+                try:  # it may have exited just after putting its result
+                    out = queue.get(timeout=poll_s)
+                    break
+                except queue_module.Empty:
+                    raise MeasurementFailed(
+                        f"{target.__name__} process exited with code {proc.exitcode} "
+                        "without a result"
+                    ) from None
+    finally:
+        proc.join(timeout=30)
+        if proc.is_alive():
+            proc.kill()
+            proc.join()
+    if "error" in out:
+        raise MeasurementFailed(f"{target.__name__} failed in its process:\n{out['error']}")
     return out
 
 
@@ -218,6 +265,13 @@ def yardstick(runs: int = 3) -> float | None:
 
 
 def main() -> None:
+    try:
+        _main()
+    except MeasurementFailed as exc:
+        sys.exit(f"benchmark stopped: {exc}")
+
+
+def _main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--lengths", type=int, nargs="*", default=[300, 900, 1800])
     parser.add_argument("--repeats", type=int, default=3)
@@ -273,7 +327,8 @@ def main() -> None:
         _rounds(args)
         return
     factor = yardstick()
-    print(f"yardstick factor (median of 3): {factor}")
+    if factor is not None:
+        print(f"yardstick factor (median of 3): {factor}")
     rows = []
     for T in args.lengths:
         r = _timing(args, T)

@@ -101,10 +101,12 @@ class LayerNormGRUCell(nn.Module):
         :class:`DeferredLinearGrad`)."""
         own_proj = h_proj is None
         h_proj = self.linear_h(h) if h_proj is None else h_proj
-        if x_proj is None and x.dim() == 2 and x.dtype == h_proj.dtype:
+        w_x = self.linear_x.weight.t()
+        if x_proj is None and x.dim() == 2 and x.dtype == h_proj.dtype == w_x.dtype:
             # h W_h^T + x W_x^T in one addmm: no separate (N, 3 size) x-projection and sum, and
-            # into h W_h^T itself where it is ours (its backward does not need it)
-            w_x = self.linear_x.weight.t()
+            # into h W_h^T itself where it is ours (its backward does not need it). Under
+            # autocast h_proj and x are lower precision while the weight is not, and the in-place
+            # addmm_ is not autocast: those take the Linear (autocast casts its weight).
             pre = h_proj.addmm_(x, w_x) if own_proj else torch.addmm(h_proj, x, w_x)
         else:
             pre = (self.linear_x(x) if x_proj is None else x_proj) + h_proj

@@ -9,6 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from gymnasium.envs.registration import EnvSpec
 from stable_baselines3.common.callbacks import (
     BaseCallback,
     CallbackList,
@@ -17,10 +18,11 @@ from stable_baselines3.common.callbacks import (
 )
 from stable_baselines3.common.evaluation import evaluate_policy
 from stable_baselines3.common.logger import configure
+from stable_baselines3.common.monitor import Monitor
 from tiny_envs import BanditMetaEnv, DriftMetaEnv
 
 from mamba_agent import MAMBA
-from mamba_agent.config import make_config, preset_for_env
+from mamba_agent.config import ENV_PRESETS, make_config, preset_for_env
 from mamba_agent.data.wrappers import MetaFeatures
 from mamba_agent.persistence import atomic_torch_save
 
@@ -59,9 +61,36 @@ def test_config_overrides_and_presets():
         "rooms",
         "reacher",
         "cpu",
+        "reacher_cpu",
         "tiny",
     ):
         make_config(name)
+
+
+@pytest.mark.parametrize("env_id", sorted(ENV_PRESETS))
+def test_auto_preset_on_cpu_is_a_cpu_variant_for_every_known_env(env_id):
+    """preset="auto" on the CPU gives every env of ENV_PRESETS its ``<env>_cpu`` preset: the
+    ``cpu`` sizes, the env's own imagination horizon, and a horizon schedule exactly where the
+    paper-scale preset has one (scaled down for CPU budgets)."""
+    paper = ENV_PRESETS[env_id]
+    assert preset_for_env(env_id) == paper
+    name = preset_for_env(env_id, cpu=True)
+    assert name == f"{paper}_cpu"
+    cpu, paper_cfg, cfg = make_config("cpu"), make_config(paper), make_config(name)
+    assert cfg.world_model == cpu.world_model  # the cpu networks and learning rates
+    assert cfg.train == cpu.train and cfg.replay.batch_size == cpu.replay.batch_size
+    assert cfg.behavior.imag_horizon == paper_cfg.behavior.imag_horizon
+    assert cfg.behavior.imag_starts == cpu.behavior.imag_starts
+    has_schedule = paper_cfg.replay.horizon_steps > 0
+    assert (cfg.replay.horizon_steps > 0) == has_schedule
+    if has_schedule:
+        assert cfg.replay.horizon_steps < paper_cfg.replay.horizon_steps
+
+    class Registered(BanditMetaEnv):  # the agent reads the id from the spec alone
+        spec = EnvSpec(env_id, entry_point="tiny_envs:BanditMetaEnv")
+
+    model = MAMBA(Registered(), device="cpu", seed=0)
+    assert model.preset == name and model.config == cfg
 
 
 class ImageEnv(BanditMetaEnv):
@@ -169,6 +198,48 @@ def test_a_model_saved_on_cuda_loads_on_cpu(tmp_path, monkeypatch):
     loaded.learn(20, reset_num_timesteps=False)  # optimiser states moved too: training goes on
 
 
+@pytest.mark.parametrize("env_cls", [BanditMetaEnv, DriftMetaEnv], ids=["discrete", "continuous"])
+@pytest.mark.parametrize("kernels", ["c++", "python"])
+def test_bfloat16_learn_save_load_on_cpu(tmp_path, monkeypatch, kernels, env_cls):
+    """precision="bfloat16" on the CPU (autocast works there), with the C++ kernels and with
+    MAMBA_AGENT_KERNELS=python: updates run (imagination's GRU steps included), weights and
+    optimiser states stay float32 and finite, the losses differ from float32's (autocast is on),
+    and a saved model acts and trains on exactly as the original."""
+    from mamba_agent.nn.kernels import KERNELS_ENV_VAR, native_kernels_available
+
+    if kernels == "python":
+        monkeypatch.setenv(KERNELS_ENV_VAR, "python")
+    else:
+        monkeypatch.delenv(KERNELS_ENV_VAR, raising=False)
+        if not native_kernels_available("cpu", torch.float32):
+            pytest.skip("the C++ kernels could not be built here")
+    model = tiny(env_cls(), device="cpu", precision="bfloat16")
+    model.learn(40)
+    assert model._n_updates > 0
+    assert all(np.isfinite(v) for v in losses(model.last_metrics).values())
+    params = [*model.world_model.parameters(), *model.actor_critic.parameters()]
+    assert all(p.dtype == torch.float32 and torch.isfinite(p).all() for p in params)
+    opt_states = model.world_model.optimizer.state.values()
+    assert opt_states and all(st["exp_avg"].dtype == torch.float32 for st in opt_states)
+    fp32 = tiny(env_cls(), device="cpu")
+    fp32.learn(40)
+    assert fp32._n_updates == model._n_updates
+    assert losses(fp32.last_metrics) != losses(model.last_metrics)
+
+    model.save(tmp_path / "bf16")
+    model.save_replay_buffer(tmp_path / "replay.pkl")
+    loaded = MAMBA.load(tmp_path / "bf16", env=env_cls(), device="cpu")
+    loaded.load_replay_buffer(tmp_path / "replay.pkl")
+    assert loaded.config.train.precision == "bfloat16"
+    obs = np.random.default_rng(0).normal(size=(3, 3)).astype(np.float32)
+    a1, s1 = model.predict(obs, deterministic=True)
+    a2, s2 = loaded.predict(obs, deterministic=True)
+    assert np.array_equal(a1, a2) and all(np.array_equal(x, y) for x, y in zip(s1, s2))
+    assert losses(model.train(2)) == losses(loaded.train(2))
+    loaded.learn(20, reset_num_timesteps=False)
+    assert loaded.num_timesteps >= model.num_timesteps + 20
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 def test_training_runs_on_cuda_and_the_model_loads_on_cpu(tmp_path):
     """On a GPU machine: every tensor of training on CUDA, losses finite, and the saved model acts
@@ -231,10 +302,61 @@ def test_evaluate_policy_and_sb3_callbacks(tmp_path):
     for key in ("rollout/return", "time/fps", "world_model/kl", "behavior/actor_loss"):
         assert key in header
     mean, std = evaluate_policy(model, eval_env, n_eval_episodes=3, deterministic=True)
-    assert 0.0 <= mean <= 8.0
+    assert np.isfinite(mean) and np.isfinite(std)  # the returns themselves: the next test
     stopper = tiny()
     stopper.learn(1000, callback=Stop())
     assert stopper.num_timesteps < 100
+
+
+class AlternatingBandit(BanditMetaEnv):
+    """The bandit with the good arm 0, 1, 0, 1, ... at successive resets (known returns)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resets = 0
+
+    def reset(self, *, seed=None, options=None):
+        task = self.resets % 2
+        self.resets += 1
+        return super().reset(seed=seed, options={"task": task})
+
+
+def _documented_rollouts(model: MAMBA, episodes: int) -> list[float]:
+    """Returns of the docs' predict loop (state threaded, fresh at each meta-episode)."""
+    env, returns = MetaFeatures(AlternatingBandit(), 8), []
+    for _ in range(episodes):
+        obs, _ = env.reset()
+        state, start, done, total = None, True, False, 0.0
+        while not done:
+            action, state = model.predict(obs, state, episode_start=[start], deterministic=True)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            start, done, total = False, terminated or truncated, total + reward
+        returns.append(total)
+    return returns
+
+
+def test_evaluate_policy_gives_the_models_returns():
+    """evaluate_policy (SB3: a DummyVecEnv, state and episode_start threaded by SB3) returns what
+    the model earns: the returns of the documented predict loop on the same tasks, and exactly
+    8 or 0 per 8-pull meta-episode for a policy that always pulls one arm."""
+    model = tiny()
+    model.learn(40)
+
+    def evaluate() -> list[float]:
+        env = Monitor(MetaFeatures(AlternatingBandit(), 8))
+        returns, lengths = evaluate_policy(
+            model, env, n_eval_episodes=4, deterministic=True, return_episode_rewards=True
+        )
+        assert lengths == [8] * 4
+        return [float(r) for r in returns]
+
+    assert evaluate() == _documented_rollouts(model, 4)
+    out = model.actor_critic.actor.net[-1]  # the policy's output layer: make it one fixed arm
+    with torch.no_grad():
+        out.weight.zero_()
+        for arm, expected in ((1, [0.0, 8.0, 0.0, 8.0]), (0, [8.0, 0.0, 8.0, 0.0])):
+            out.bias.copy_(torch.tensor([10.0, -10.0] if arm == 0 else [-10.0, 10.0]))
+            assert evaluate() == expected == _documented_rollouts(model, 4)
 
 
 def test_dreamer_vanilla_and_vector_env_input():

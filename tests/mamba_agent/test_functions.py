@@ -58,10 +58,15 @@ def test_twohot_decode_and_loss():
     logits = torch.log(torch.tensor([1e-9, 0.75, 0.25, 1e-9]))
     assert twohot_decode(logits, bins, symlog_space=False).item() == pytest.approx(0.25, abs=1e-6)
     assert twohot_decode(logits, bins).item() == pytest.approx(math.expm1(0.25), abs=1e-6)
-    # loss of target r with symlog(r) = 0.5: 0.5 * -log p1 + 0.5 * -log p2 under uniform logits
-    target = symexp(torch.tensor(0.5))
-    loss = twohot_loss(torch.zeros(4), target, bins)
-    assert loss.item() == pytest.approx(math.log(4), abs=1e-6)
+    # under p = [0.1, 0.2, 0.3, 0.4] (unnormalised logits): a target r with symlog(r) = 0.25 weighs
+    # bins 0 and 1 by 0.75 / 0.25, so its loss is 0.75 * -log 0.2 + 0.25 * -log 0.3; beyond the last
+    # bin all weight is on it, below the first on the first, and on a bin only that bin counts
+    p = torch.tensor([0.1, 0.2, 0.3, 0.4])
+    targets = symexp(torch.tensor([0.25, 0.5, 5.0, -3.0, 1.0]))
+    loss = twohot_loss(torch.log(p).expand(5, 4) + 1.7, targets, bins)
+    lg = [math.log(v) for v in (0.1, 0.2, 0.3, 0.4)]
+    expected = [-0.75 * lg[1] - 0.25 * lg[2], -0.5 * lg[1] - 0.5 * lg[2], -lg[3], -lg[0], -lg[2]]
+    assert loss.tolist() == pytest.approx(expected, abs=1e-6)
     assert symlog_bins(255)[0] == -20 and symlog_bins(255)[-1] == 20 and symlog_bins(255)[127] == 0
 
 

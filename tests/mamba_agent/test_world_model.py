@@ -9,7 +9,7 @@ import mamba_agent.nn.kernels as kernels
 import mamba_agent.nn.layers as layers
 import mamba_agent.world_model.posterior_scan as posterior_scan
 import mamba_agent.world_model.rssm as rssm_module
-from mamba_agent.behavior.actor_critic import Actor, imagine
+from mamba_agent.behavior.actor_critic import Actor, ActorCritic, imagine
 from mamba_agent.config import make_config
 from mamba_agent.data.batch import Batch
 from mamba_agent.world_model.model import WorldModel
@@ -142,7 +142,7 @@ def test_observe_without_gradients_and_from_a_given_start():
     assert torch.all(a[0].stoch.sum(-1) == wm.rssm.stoch)  # one-hot per latent
 
 
-def test_imagination_shapes_and_gradient_to_actor_only():
+def test_imagination_shapes_and_gradient_through_the_dynamics():
     torch.manual_seed(0)
     cfg = make_config("tiny")
     wm = WorldModel(cfg.world_model, obs_dim=3, act_dim=2)
@@ -153,7 +153,41 @@ def test_imagination_shapes_and_gradient_to_actor_only():
     assert len(feats) == 4 and feats[0].shape == (21, wm.feat_dim)
     assert actions.shape == (21, 3, 2) and log_prob.shape == entropy.shape == (21, 3)
     assert torch.all(actions.abs() <= 1)
-    params = list(actor.parameters())
-    feats[-1].sum().backward(inputs=params)
-    assert all(p.grad is not None for p in params)
-    assert all(p.grad is None for p in wm.parameters())
+    # a plain backward: the imagined states carry the actor's gradient through the dynamics, so
+    # the world model's imagination weights are on its path (imagine itself shields nothing: the
+    # actor-critic step must keep that gradient out of the world model, tested below)
+    feats[-1].sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in actor.parameters())
+    assert wm.rssm.gru.linear_h.weight.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("discrete", [False, True], ids=["dynamics", "reinforce"])
+def test_the_actor_critic_step_gives_the_world_model_no_gradient(discrete):
+    """ActorCritic.train_step right after a world-model step: the actor and critic train, and the
+    world model's parameters and their gradients (left by its own step) are exactly as before."""
+    torch.manual_seed(0)
+    cfg = make_config("tiny")
+    wm = WorldModel(cfg.world_model, obs_dim=3, act_dim=2)
+    wm_cfg = cfg.world_model
+    ac = ActorCritic(
+        cfg.behavior,
+        wm.feat_dim,
+        2,
+        discrete,
+        wm_cfg.head_units,
+        wm_cfg.head_layers,
+        wm_cfg.bins,
+        wm_cfg.unimix,
+    )
+    batch = _batch()
+    gen = torch.Generator().manual_seed(0)
+    for _ in range(2):  # the second time with nonzero reward / critic output layers
+        _, post = wm.train_step(batch, gen)
+        before = {n: (p.detach().clone(), p.grad.clone()) for n, p in wm.named_parameters()}
+        actor_before = [p.detach().clone() for p in ac.actor.parameters()]
+        ac.train_step(wm, post, batch.is_terminal, gen)
+        for name, p in wm.named_parameters():
+            value, grad = before[name]
+            assert torch.equal(p, value), name
+            assert torch.equal(p.grad, grad), f"{name} got a gradient from the actor-critic step"
+        assert any(not torch.equal(p, q) for p, q in zip(ac.actor.parameters(), actor_before))
