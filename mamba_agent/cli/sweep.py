@@ -80,6 +80,16 @@ def _fresh_start(run_dir: Path) -> None:
         shutil.rmtree(path) if path.is_dir() else path.unlink()
 
 
+def _die_with_parent() -> None:
+    """In the training process (Linux): be killed when the Ray worker that started it dies, so
+    that the task Ray retries never finds the old process still training the run."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+
+
 def run_trial(trial: dict[str, Any], train_args: list[str], max_attempts: int = 3) -> dict:
     """Train one trial to its end in ``mamba-agent train`` subprocesses (the body of the Ray
     task): start it, or resume it when its run directory has a checkpoint; a process that dies
@@ -103,7 +113,10 @@ def run_trial(trial: dict[str, Any], train_args: list[str], max_attempts: int = 
             log.write(f"\n$ mamba-agent {' '.join(cmd)}\n")
             log.flush()
             proc = subprocess.Popen(
-                [sys.executable, "-m", "mamba_agent", *cmd], stdout=log, stderr=subprocess.STDOUT
+                [sys.executable, "-m", "mamba_agent", *cmd],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
             )
             (run_dir / TRIAL_PID).write_text(str(proc.pid))
             codes.append(proc.wait())

@@ -377,6 +377,7 @@ def _train(
     ):
         print(f"{run.path}: finished at {model.num_timesteps} env steps (pass --steps to extend)")
         return run.path
+    lock = _lock_run(run)
     keep = int(position.get("progress_rows", 0)) if resumed else None
     model.verbose = settings.verbose
     model.set_logger(make_run_logger(str(run.path), settings.verbose, keep))
@@ -427,7 +428,29 @@ def _train(
     finally:
         callback.restore_signal_handlers()
         model.logger.close()
+        lock.close()
     return run.path
+
+
+def _lock_run(run: RunDir, wait: float = 30.0) -> Any:
+    """An exclusive lock on the run directory, held while this process trains it (released by
+    the OS when the process ends, however it ends): two processes never train one run. Waits up
+    to ``wait`` seconds for a process that is ending, then raises ``RunError``."""
+    handle = open(run.path / ".lock", "a")  # noqa: SIM115  (kept open: it holds the lock)
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock
+        return handle
+    end = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return handle
+        except OSError:
+            if time.monotonic() > end:
+                handle.close()
+                raise RunError(f"another process is training {run.path}") from None
+            time.sleep(0.5)
 
 
 def _rl2_settings(model: Any) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 import warnings
 from pathlib import Path
 
@@ -74,11 +75,36 @@ def _isa_flags() -> list[str]:
     return list(_ISA_FLAGS.get(torch.backends.cpu.get_cpu_capability(), []))
 
 
+STALE_LOCK_SECONDS = 600.0
+"""A build lock older than this is left by a process killed mid-build (a build takes well under a
+minute); it is removed, else every later process would wait on it forever."""
+
+
+def remove_stale_build_lock(
+    build_dir: str | os.PathLike, max_age: float = STALE_LOCK_SECONDS
+) -> bool:
+    """Delete ``build_dir/lock`` if it is older than ``max_age`` seconds; True if it was."""
+    lock = Path(build_dir) / "lock"
+    try:
+        if time.time() - lock.stat().st_mtime > max_age:
+            lock.unlink()
+            return True
+    except FileNotFoundError:
+        pass
+    return False
+
+
 @functools.cache
 def _load() -> bool:
     try:
         from torch.utils import cpp_extension
 
+        try:  # torch's own folder for the extension (private helper: skipped if it moves)
+            remove_stale_build_lock(
+                cpp_extension._get_build_directory("mamba_agent_kernels", verbose=False)
+            )
+        except (AttributeError, OSError, TypeError):
+            pass
         openmp = _openmp_flags()
         cpp_extension.load(
             name="mamba_agent_kernels",

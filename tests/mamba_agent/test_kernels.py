@@ -4,6 +4,8 @@ test_world_model.py."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 
@@ -117,3 +119,16 @@ def test_vector_instruction_flags_follow_pytorchs_cpu_capability(monkeypatch):
         assert kernels._isa_flags() == expected
     monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
     assert {"-mavx2", "-mfma", "-mavx512f", "-mavx512bw"} <= set(kernels._isa_flags())
+
+
+def test_a_stale_build_lock_is_removed_and_a_fresh_one_kept(tmp_path):
+    """A process killed while building the kernels leaves ``lock`` behind; torch's loader would
+    wait on it forever."""
+    lock = tmp_path / "lock"
+    lock.touch()
+    assert not kernels.remove_stale_build_lock(tmp_path)  # a build in progress: kept
+    assert lock.exists()
+    old = lock.stat().st_mtime - kernels.STALE_LOCK_SECONDS - 1
+    os.utime(lock, (old, old))
+    assert kernels.remove_stale_build_lock(tmp_path) and not lock.exists()
+    assert not kernels.remove_stale_build_lock(tmp_path)  # nothing there: no error
