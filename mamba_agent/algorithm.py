@@ -405,7 +405,7 @@ class MAMBA:
             log.record("rollout/return", float(np.mean(self._ep_returns)))
             subs = [s for s in self._ep_sub_returns if len(s) == len(self._ep_sub_returns[-1])]
             if subs and len(subs[0]) > 1:
-                for k, v in enumerate(np.mean(subs, 0)):
+                for k, v in enumerate(np.mean(subs, 0), start=1):
                     log.record(f"rollout/sub_episode_{k}_return", float(v))
         log.record("rollout/episodes", self._episodes_done)
         log.record("time/fps", int((self.num_timesteps - start_steps) / elapsed))
