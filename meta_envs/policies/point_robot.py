@@ -19,10 +19,10 @@ SWEEP_LOOKAHEAD = 0.15
 
 
 class PointRobotOracle(ReferencePolicy):
-    """Knows the goal: moves straight to it (per-step optimal) and stays there."""
+    """Knows the goal (``info["task"]``): moves straight to it (per-step optimal) and stays there."""
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
-        return step_toward(obs[:2], self.env.task)
+        return step_toward(obs[:2], info["task"])
 
 
 class PointRobotExplorer(ReferencePolicy):
@@ -42,6 +42,9 @@ class PointRobotExplorer(ReferencePolicy):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
+        self.goal_radius = float(env.unwrapped.goal_radius)
+        if not self.meta_features:
+            self._bind(env)  # the bare observation does not carry the reward: read it from env
         self.reset()
 
     def reset(self) -> None:
@@ -52,14 +55,14 @@ class PointRobotExplorer(ReferencePolicy):
 
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         position = np.asarray(obs[:2], dtype=np.float64)
-        reward = self.env.previous_reward
+        reward = self.previous_reward(obs, info)
         if info.get("step_in_sub_episode", 1) == 0:
             reward = 0.0  # the last reward of the previous sub-episode was earned elsewhere
             self._on_circle, self._direction = False, 1.0
         if reward > 0.0:
             self._measure(position, 1.0 - reward)
         elif self._goal is not None and self._other is not None:
-            if np.linalg.norm(position - self._goal) < self.env.goal_radius / 2:
+            if np.linalg.norm(position - self._goal) < self.goal_radius / 2:
                 # At the estimate but no reward: the estimate is wrong, take the other candidate.
                 self._goal, self._other = self._other, None
         if self._goal is not None:
