@@ -33,6 +33,7 @@ import numpy as np
 
 from meta_envs.envs.escape_room import DOOR_WIDTH, STEP_SIZE
 from meta_envs.policies.base import ReferencePolicy
+from meta_envs.policies.steering import step_along_circle
 
 #: Half the door's angular width.
 HALF_DOOR = DOOR_WIDTH / 2
@@ -84,28 +85,7 @@ def slide_action(position: np.ndarray, direction: float) -> np.ndarray | None:
     """The move along the wall with the largest angular advance in ``direction`` (+1
     counter-clockwise) whose endpoint is at :data:`TEST_RADIUS` (so it tests the wall where it
     ends); None if no move reaches that radius."""
-    px, py = float(position[0]), float(position[1])
-    here = math.atan2(py, px)
-    best: tuple[float, float, float] | None = None
-    radius_sq = TEST_RADIUS * TEST_RADIUS
-    for axis in (0, 1):
-        for side in (-1.0, 1.0):
-            fixed = (px if axis == 0 else py) + side * STEP_SIZE
-            rest = radius_sq - fixed * fixed
-            if rest < 0.0:
-                continue
-            for other in (math.sqrt(rest), -math.sqrt(rest)):
-                centre = py if axis == 0 else px
-                if abs(other - centre) > STEP_SIZE + 1e-12:
-                    continue
-                qx, qy = (fixed, other) if axis == 0 else (other, fixed)
-                advance = direction * math.remainder(math.atan2(qy, qx) - here, 2.0 * math.pi)
-                if best is None or advance > best[0]:
-                    best = (advance, qx, qy)
-    if best is None or best[0] <= 0.0:
-        return None
-    action = np.array([(best[1] - px) / STEP_SIZE, (best[2] - py) / STEP_SIZE])
-    return np.clip(action, -1.0, 1.0).astype(np.float32)
+    return step_along_circle(position, TEST_RADIUS, direction, STEP_SIZE)
 
 
 def crossing_point(start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
