@@ -171,7 +171,9 @@ def plan_search(position: np.ndarray, doors: np.ndarray) -> tuple[float, float]:
         back = np.ceil(np.max(np.abs(targets - end_points), axis=-1) / STEP_SIZE - 1e-9)
         far_clock = slide_clock_at(doors + direction * HALF_DOOR, -direction)
         covered2 = np.abs(phi - alpha2[:, None]) <= HALF_DOOR
-        back_slide = np.ceil(far_clock[None, :] - slide_clock_at(alpha2, -direction)[:, None] - 1e-9)
+        back_slide = np.ceil(
+            far_clock[None, :] - slide_clock_at(alpha2, -direction)[:, None] - 1e-9
+        )
         second_leg = (arrive + slide_out + back)[:, None] + np.where(covered2, 0.0, back_slide)
         steps = np.where(covered, arrive[:, None], np.where(ahead, first_leg, second_leg))
         expected = steps.mean(axis=1)

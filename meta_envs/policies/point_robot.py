@@ -21,6 +21,10 @@ SWEEP_RADIUS = 0.9
 #: Candidate moves of a sweep step: a grid over the action box.
 _GRID = np.linspace(-1.0, 1.0, 41)
 SWEEP_ACTIONS = np.stack(np.meshgrid(_GRID, _GRID, indexing="ij"), axis=-1).reshape(-1, 2)
+#: Weight of the detection half-angle in a sweep step's progress, ``angle + BAND_WEIGHT * psi``:
+#: below 1, because a goal met near the robot's own angle is nearer, and pays more sooner, than
+#: one met at the edge of its band (measured: 0.4 beats 1 by about 0.3 per meta-episode).
+BAND_WEIGHT = 0.4
 #: Safety margin on the detection half-angle (radians).
 BAND_MARGIN = 1e-3
 
@@ -53,9 +57,10 @@ class PointRobotExplorer(ReferencePolicy):
     First sub-episode: sweep the half-circle counter-clockwise from angle 0. A position at radius
     ``rho`` senses the goals of the arc ``theta +- psi(rho)`` of the unit circle
     (:func:`detection_half_angle`); the sweep keeps the *front*, the angle up to which every goal
-    would have paid, and each step takes the move (on a grid over the action box) that pushes the
-    front furthest while its arc still meets the front (no gap). This follows the half-circle a
-    little inside it, at full speed along the diagonals. A positive reward ``r`` measures the
+    would have paid, and each step takes the move (on a grid over the action box) of most progress
+    ``angle + BAND_WEIGHT * psi`` among those whose arc still meets the front (no gap), then moves
+    the front over the arc sensed. This follows the half-circle a little inside it, at full speed
+    along the diagonals. A positive reward ``r`` measures the
     distance ``1 - r`` to the goal, which (the goal being on the unit circle) leaves two candidate
     points. The first measurement picks the candidate beyond the front; every later one keeps the
     candidate nearest the current estimate if that estimate agrees with the measured distance,
@@ -137,8 +142,8 @@ class PointRobotExplorer(ReferencePolicy):
         if not valid.any():
             start = self._start_angle if self._direction > 0 else math.pi - self._start_angle
             return step_toward(position, SWEEP_RADIUS * unit(start))
-        front = np.where(valid, angle + psi, -np.inf)
-        return SWEEP_ACTIONS[int(np.argmax(front))].astype(np.float32)
+        progress = np.where(valid, angle + BAND_WEIGHT * psi, -np.inf)
+        return SWEEP_ACTIONS[int(np.argmax(progress))].astype(np.float32)
 
 
 __all__ = ["PointRobotExplorer", "PointRobotOracle", "detection_half_angle"]

@@ -331,7 +331,8 @@ def _mixed_actions(
     actions = rng.integers(0, 5, size=sync.num_envs)
     for i, env in enumerate(sync.envs):
         if rng.random() < 0.8:
-            actions[i] = RoomsNOracle(env).act(obs[i], {"goals_reached": infos["goals_reached"][i]})
+            info = {"goals_reached": infos["goals_reached"][i], "task": infos["task"][i]}
+            actions[i] = RoomsNOracle(env).act(obs[i], info)
     return actions
 
 
