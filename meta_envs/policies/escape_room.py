@@ -104,7 +104,7 @@ def crossing_point(start: np.ndarray, end: np.ndarray) -> np.ndarray | None:
 @lru_cache(maxsize=1)
 def slide_clock() -> tuple[np.ndarray, np.ndarray]:
     """``(angles, steps)``: the tested wall angle after each step of a long counter-clockwise
-    slide (from angle -2 pi, unwrapped), for :func:`slide_steps`."""
+    slide (from angle -2 pi, unwrapped), for :func:`slide_clock_at`."""
     position = 0.99 * np.array([1.0, 0.0])
     angles = [-2.0 * math.pi]
     last = -2.0 * math.pi
