@@ -99,7 +99,8 @@ def main() -> None:
     args = parser.parse_args()
 
     factor = yardstick_factor(args.yardstick)
-    print(f"yardstick factor: {factor if factor is not None else 'n/a (yardstick.py not found)'}")
+    if factor is not None:  # the yardstick is optional: nothing is said when it is absent
+        print(f"yardstick factor: {factor}")
     print(
         f"numpy {np.__version__}, gymnasium {gym.__version__}, meta_envs {meta_envs.__version__}\n"
     )

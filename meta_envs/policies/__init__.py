@@ -1,7 +1,8 @@
 """Reference policies (random / explorer / oracle), evaluation and normalised scores.
 
-``make_policy(kind, env)`` returns a policy bound to ``env``; ``evaluate_policy`` runs any policy on
-seeded meta-episodes; ``reference_returns`` and ``normalized_score`` put every return on the scale
+``make_policy(kind, env)`` returns a policy made for ``env``'s id and arguments (it acts on the
+``obs`` and ``info`` it is given; see :class:`ReferencePolicy`); ``evaluate_policy`` runs any policy
+on seeded meta-episodes; ``reference_returns`` and ``normalized_score`` put every return on the scale
 ``(R - R_random) / (R_explorer - R_random)``.
 """
 
@@ -40,11 +41,13 @@ _POLICY_CLASSES: dict[str, tuple[str, str, str]] = {
 
 
 def make_policy(kind: str, env: gym.Env, seed: int | None = None) -> ReferencePolicy:
-    """A reference policy of ``kind`` (``"random"``, ``"explorer"`` or ``"oracle"``) bound to ``env``.
+    """A reference policy of ``kind`` (``"random"``, ``"explorer"`` or ``"oracle"``) for ``env``.
 
     Args:
         kind: which policy.
-        env: a meta_envs env (wrappers allowed); the policy reads ``env.unwrapped``.
+        env: a meta_envs env (wrappers allowed); the policy reads its static arguments from
+            ``env.unwrapped`` once, then works on any env of the same id and arguments (except the
+            few bound to ``env``, see :class:`ReferencePolicy`).
         seed: seeds the random policy's action sampler (the others are deterministic).
 
     Raises:

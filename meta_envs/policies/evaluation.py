@@ -9,7 +9,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from meta_envs.policies.base import Policy
+from meta_envs.policies.base import Policy, ReferencePolicy
 
 
 @dataclass(frozen=True)
@@ -53,6 +53,13 @@ def evaluate_policy(
 
     Returns:
         An :class:`EvaluationResult`.
+
+    Raises:
+        ValueError: ``num_meta_episodes < 1``, or a reference policy made for another id or other
+            arguments, or bound to another env instance (see
+            :meth:`~meta_envs.policies.ReferencePolicy.check_env`). A reference policy made from
+            another instance with the same id and arguments is fine: it acts on ``obs`` and
+            ``info`` only.
     """
     from meta_envs.policies import make_policy
 
@@ -67,6 +74,13 @@ def evaluate_policy(
         env, owns_env = env_or_id, False
     if isinstance(policy, str):
         policy = make_policy(policy, env, seed=seed)
+    elif isinstance(policy, ReferencePolicy):
+        try:
+            policy.check_env(env)  # made for other arguments, or bound to another instance
+        except ValueError:
+            if owns_env:
+                env.close()
+            raise
     unwrapped: Any = env.unwrapped
     num_sub, length = unwrapped.num_sub_episodes, unwrapped.sub_episode_length
     returns = np.zeros(num_meta_episodes)

@@ -149,12 +149,12 @@ class ArmController:
         return self.pd(obs, t1, t2)
 
 
-def _distance_term(env: Any, last_action: np.ndarray | None) -> float:
+def _distance_term(previous_reward: float, last_action: np.ndarray | None) -> float:
     """The distance part of the last reward: the reward plus the (known) cost of our own action."""
     if last_action is None:
         return 0.0
     a = np.clip(np.asarray(last_action, dtype=np.float64), -1.0, 1.0)
-    return env.previous_reward + 0.01 * float(a @ a)
+    return previous_reward + 0.01 * float(a @ a)
 
 
 class ReacherNOracle(ReferencePolicy):
@@ -163,7 +163,7 @@ class ReacherNOracle(ReferencePolicy):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self.controller = ArmController(self.env)
+        self.controller = ArmController(env.unwrapped)
 
     def reset(self) -> None:
         self.controller.reset()
@@ -171,8 +171,8 @@ class ReacherNOracle(ReferencePolicy):
     def act(self, obs: np.ndarray, info: dict[str, Any]) -> np.ndarray:
         if info.get("step_in_sub_episode", 1) == 0:
             self.controller.reset()  # the arm was put at a new random start
-        goals = self.env.task
-        index = int(info.get("goal_index", self.env.goal_index))
+        goals = info["task"]
+        index = int(info["goal_index"])
         goal = goals[index]
         return self.controller.go_to(obs, (float(goal[0]), float(goal[1])))
 
@@ -243,11 +243,15 @@ class ReacherNExplorer(ReferencePolicy):
 
     def __init__(self, env: gym.Env) -> None:
         super().__init__(env)
-        self.controller = ArmController(self.env)
+        self.n = int(env.unwrapped.n)
+        self.controller = ArmController(env.unwrapped)
+        # The distance term is recovered from the exact (float64) previous reward of the env,
+        # which the float32 observation rounds: the explorer stays bound to its env.
+        self._bind(env)
         self.reset()
 
     def reset(self) -> None:
-        self.beliefs = [_GoalBelief() for _ in range(self.env.n)]
+        self.beliefs = [_GoalBelief() for _ in range(self.n)]
         self._start_sub_episode()
 
     def _start_sub_episode(self) -> None:
@@ -266,7 +270,7 @@ class ReacherNExplorer(ReferencePolicy):
         final_state = info.get("final_state")
         source = obs if final_state is None else final_state
         tip = (float(source[0]), float(source[1]))
-        term = _distance_term(self.env, self.last_action)
+        term = _distance_term(self.previous_reward(obs, info), self.last_action)
         if term > 1e-9:
             self._observe(tip, GOAL_RADIUS * (1.0 - term))
         else:
@@ -288,7 +292,7 @@ class ReacherNExplorer(ReferencePolicy):
             belief.samples.append((tip[0], tip[1], distance))  # a parked arm adds nothing new
             del belief.samples[:-30]
         self._idle = 0
-        if self.index < self.env.n - 1:
+        if self.index < self.n - 1:
             self._circle = None
             if belief.target is None:
                 belief.target = self._entry_target(tip, distance)
@@ -333,7 +337,7 @@ class ReacherNExplorer(ReferencePolicy):
         if self._circle is not None:
             return self._fly_circle(obs, belief)
         arrived = math.dist(tip, belief.target) < 0.003 and abs(obs[6]) + abs(obs[7]) < 0.3
-        last = self.index == self.env.n - 1
+        last = self.index == self.n - 1
         if arrived and last and inside and not belief.fitted:
             # Parked on a point whose distances all lie on a line: probe sideways to trilaterate.
             belief.target = self._probe_point(belief)

@@ -1,16 +1,22 @@
 """Reference returns (random / explorer / oracle) and the normalised score.
 
 For default arguments the returns come from the table shipped with the package
-(``reference_returns.json``, written by ``python -m meta_envs.policies --write``); for
-other arguments they are computed on first use and cached in memory. Each is the mean
-meta-episode return over ``reset(seed=m)``, ``m = 0..M-1`` (``M = 200``), or exactly over every task
-where the env's task set is small and finite (``env.unwrapped.finite_tasks()``).
+(``reference_returns.json``, written by ``python -m meta_envs.policies --write``): each is the mean
+meta-episode return over ``reset(seed=m)``, ``m = 0..M-1``, with ``M = 10,000`` for the 2D envs and
+``M = 1,000`` for Reacher-N (:data:`SHIPPED_META_EPISODES`), or exactly over every task for the
+deterministic policies where the env's task set is small and finite
+(``env.unwrapped.finite_tasks()``, as for Rooms-N). The table also stores each mean's standard
+error, the mean return of every sub-episode over the same meta-episodes, and the means over the
+first :data:`CHECK_META_EPISODES` meta-episodes (which the test suite recomputes quickly). For
+other arguments the returns are computed on first use over ``M = 200`` meta-episodes
+(:data:`NUM_META_EPISODES`) and cached in memory.
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import math
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -18,10 +24,16 @@ from typing import Any
 import gymnasium as gym
 
 from meta_envs.policies import POLICY_KINDS
-from meta_envs.policies.evaluation import evaluate_policy
+from meta_envs.policies.evaluation import EvaluationResult, evaluate_policy
 
-#: Meta-episodes per reference return (at least; finite task sets are enumerated instead).
+#: Meta-episodes per reference return computed on demand (non-default arguments).
 NUM_META_EPISODES = 200
+#: Meta-episodes per reference return of the shipped table (default arguments).
+SHIPPED_META_EPISODES = 10_000
+#: Fewer for the ids whose steps are slow (MuJoCo).
+SHIPPED_META_EPISODES_BY_ID = {"meta_envs/ReacherN-v0": 1_000}
+#: The shipped table also stores the means over this many first meta-episodes (a quick check).
+CHECK_META_EPISODES = 100
 SEED = 0
 _TABLE_FILE = "reference_returns.json"
 
@@ -37,22 +49,39 @@ def _shipped_table() -> dict[str, Any]:
     return json.loads(text)
 
 
-def compute_reference_returns(env_id: str, **env_kwargs: Any) -> dict[str, float]:
-    """Evaluate the three reference policies (no table, no cache)."""
+def evaluate_reference_policies(
+    env_id: str, num_meta_episodes: int = NUM_META_EPISODES, **env_kwargs: Any
+) -> dict[str, EvaluationResult]:
+    """Evaluate the three reference policies over ``num_meta_episodes`` meta-episodes (seeds
+    ``SEED + m``); the deterministic policies run once on every task instead where the task set
+    is finite (the random one on at least as many meta-episodes as there are tasks)."""
     env, _ = _canonical_kwargs(env_id, env_kwargs)
     try:
         tasks = env.unwrapped.finite_tasks()
-        out: dict[str, float] = {}
+        out: dict[str, EvaluationResult] = {}
         for kind in POLICY_KINDS:
             if tasks is not None and kind != "random":
                 count = len(tasks)  # deterministic policy: every task once is exact
             else:
-                count = NUM_META_EPISODES if tasks is None else max(NUM_META_EPISODES, len(tasks))
-            result = evaluate_policy(env, kind, count, seed=SEED, tasks=tasks)
-            out[kind] = result.mean_return
+                count = num_meta_episodes if tasks is None else max(num_meta_episodes, len(tasks))
+            out[kind] = evaluate_policy(env, kind, count, seed=SEED, tasks=tasks)
         return out
     finally:
         env.close()
+
+
+def compute_reference_returns(
+    env_id: str, num_meta_episodes: int = NUM_META_EPISODES, **env_kwargs: Any
+) -> dict[str, float]:
+    """The mean returns of :func:`evaluate_reference_policies` (no table, no cache)."""
+    results = evaluate_reference_policies(env_id, num_meta_episodes, **env_kwargs)
+    return {kind: result.mean_return for kind, result in results.items()}
+
+
+def standard_error(result: EvaluationResult) -> float:
+    """The standard error of ``result.mean_return`` (0 for an exact enumeration of one value)."""
+    count = len(result.returns)
+    return float(result.returns.std(ddof=1) / math.sqrt(count)) if count > 1 else 0.0
 
 
 @functools.cache
@@ -86,24 +115,59 @@ def normalized_score(env_id: str, meta_episode_return: float, **env_kwargs: Any)
     return (meta_episode_return - ref["random"]) / (ref["explorer"] - ref["random"])
 
 
-def write_table(env_ids: list[str]) -> None:
+def shipped_meta_episodes(env_id: str) -> int:
+    """Meta-episodes per reference return of the shipped table for ``env_id``."""
+    return SHIPPED_META_EPISODES_BY_ID.get(env_id, SHIPPED_META_EPISODES)
+
+
+def table_row(env_id: str, num_meta_episodes: int | None = None) -> dict[str, Any]:
+    """The shipped-table row of ``env_id`` (default arguments), computed now."""
+    count = shipped_meta_episodes(env_id) if num_meta_episodes is None else num_meta_episodes
+    env, canonical = _canonical_kwargs(env_id, {})
+    tasks = env.unwrapped.finite_tasks()
+    env.close()
+    results = evaluate_reference_policies(env_id, count)
+    check = compute_reference_returns(env_id, CHECK_META_EPISODES)
+    return {
+        "kwargs": canonical,
+        **{kind: result.mean_return for kind, result in results.items()},
+        # An exact enumeration over the tasks has no sampling error.
+        "standard_error": {
+            kind: 0.0 if tasks is not None and kind != "random" else standard_error(result)
+            for kind, result in results.items()
+        },
+        "sub_episode_returns": {
+            kind: [float(x) for x in result.sub_episode_returns] for kind, result in results.items()
+        },
+        "seed": SEED,
+        "num_meta_episodes": count if tasks is None else max(count, len(tasks)),
+        "exact_over_tasks": None if tasks is None else len(tasks),
+        "check": {"num_meta_episodes": CHECK_META_EPISODES, **check},
+    }
+
+
+def format_row(env_id: str, row: dict[str, Any]) -> str:
+    """A readable summary of a table row: mean +- standard error and the sub-episode means."""
+    lines = [f"{env_id} ({row['num_meta_episodes']} meta-episodes, seed {row['seed']})"]
+    for kind in POLICY_KINDS:
+        sub = " / ".join(f"{x:.2f}" for x in row["sub_episode_returns"][kind])
+        exact = row["exact_over_tasks"] is not None and kind != "random"
+        spread = (
+            f"exact over {row['exact_over_tasks']} tasks"
+            if exact
+            else f"+- {row['standard_error'][kind]:.3f}"
+        )
+        lines.append(f"  {kind:8s} {row[kind]:9.3f} {spread:>22s}   sub-episodes: {sub}")
+    return "\n".join(lines)
+
+
+def write_table(env_ids: list[str], num_meta_episodes: int | None = None) -> None:
     """Compute the reference returns of ``env_ids`` for default arguments and store them in the
-    table shipped with the package."""
+    table shipped with the package (``num_meta_episodes`` overrides the shipped counts)."""
     path = Path(__file__).with_name(_TABLE_FILE)
-    table = json.loads(path.read_text()) if path.exists() else {}
     for env_id in env_ids:
-        env, canonical = _canonical_kwargs(env_id, {})
-        tasks = env.unwrapped.finite_tasks()
-        env.close()
-        returns = compute_reference_returns(env_id)
-        table[env_id] = {
-            "kwargs": canonical,
-            **returns,
-            "seed": SEED,
-            "num_meta_episodes": NUM_META_EPISODES
-            if tasks is None
-            else max(NUM_META_EPISODES, len(tasks)),
-            "exact_over_tasks": None if tasks is None else len(tasks),
-        }
-        print(env_id, {k: round(v, 3) for k, v in returns.items()}, flush=True)
-    path.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+        row = table_row(env_id, num_meta_episodes)
+        table = json.loads(path.read_text()) if path.exists() else {}
+        table[env_id] = row
+        path.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+        print(format_row(env_id, row), flush=True)

@@ -38,3 +38,37 @@ def circle_points_at_distance(position: np.ndarray, distance: float) -> tuple[fl
     cos_psi = (1.0 + rho * rho - distance * distance) / (2.0 * rho)
     psi = math.acos(min(1.0, max(-1.0, cos_psi)))
     return theta + psi, theta - psi
+
+
+def step_along_circle(
+    position: np.ndarray, radius: float, direction: float, step_size: float = 0.1
+) -> np.ndarray | None:
+    """The move to the point of the circle of ``radius`` (centred on the origin) with the largest
+    angular advance in ``direction`` (+1 counter-clockwise) that one step reaches.
+
+    The reachable set of one step is the square ``position + step_size * [-1, 1]^2``, so the point
+    is where the circle leaves the square: the fastest way along the circle, faster along the
+    diagonals. None if the circle does not meet the square, or no point of it lies ahead.
+    """
+    px, py = float(position[0]), float(position[1])
+    here = math.atan2(py, px)
+    best: tuple[float, float, float] | None = None
+    radius_sq = radius * radius
+    for axis in (0, 1):
+        for side in (-1.0, 1.0):
+            fixed = (px if axis == 0 else py) + side * step_size
+            rest = radius_sq - fixed * fixed
+            if rest < 0.0:
+                continue
+            centre = py if axis == 0 else px
+            for other in (math.sqrt(rest), -math.sqrt(rest)):
+                if abs(other - centre) > step_size + 1e-12:
+                    continue
+                qx, qy = (fixed, other) if axis == 0 else (other, fixed)
+                advance = direction * math.remainder(math.atan2(qy, qx) - here, 2.0 * math.pi)
+                if best is None or advance > best[0]:
+                    best = (advance, qx, qy)
+    if best is None or best[0] <= 0.0:
+        return None
+    action = np.array([(best[1] - px) / step_size, (best[2] - py) / step_size])
+    return np.clip(action, -1.0, 1.0).astype(np.float32)

@@ -87,10 +87,20 @@ def test_task_option_round_trip(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_sample_task_uses_the_generator_passed_in(env_id: str) -> None:
+    """The task is a function of the generator passed in: the same seed gives the same task,
+    other seeds other tasks (not a constant), and the env's own generator is left alone."""
     env = make(env_id).unwrapped
+    env.reset(seed=1)
+    own_state = env.np_random.bit_generator.state
     a = env.sample_task(np.random.default_rng(5))
     b = env.sample_task(np.random.default_rng(5))
     np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    tasks = {np.asarray(env.sample_task(np.random.default_rng(s))).tobytes() for s in range(20)}
+    assert len(tasks) >= 10, "sample_task ignores the generator passed in"
+    rng = np.random.default_rng(5)
+    env.sample_task(rng)
+    assert rng.bit_generator.state != np.random.default_rng(5).bit_generator.state
+    assert env.np_random.bit_generator.state == own_state
     env.reset(options={"task": a})  # a sampled task is a valid task
 
 
@@ -232,9 +242,20 @@ def test_continuous_actions_are_clipped(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_task_is_not_writable_through_info(env_id: str) -> None:
+    """Neither writing into ``info["task"]`` (array tasks) nor replacing it (every task, the
+    float door angle of Escape Room included) changes the env's task or the next infos."""
     env = make(env_id)
     _, info = env.reset(seed=0)
     before = np.array(env.unwrapped.task)
     if isinstance(info["task"], np.ndarray):
         info["task"][...] = 0
+    np.testing.assert_array_equal(np.asarray(env.unwrapped.task), before)
+    info["task"] = np.zeros_like(before) + 0.5
+    np.testing.assert_array_equal(np.asarray(env.unwrapped.task), before)
+    _, _, _, _, info = env.step(env.action_space.sample())
+    np.testing.assert_array_equal(np.asarray(info["task"]), before)
+    if isinstance(info["task"], np.ndarray):
+        info["task"][...] = 0
+    else:
+        info["task"] = before + 0.5
     np.testing.assert_array_equal(np.asarray(env.unwrapped.task), before)

@@ -7,25 +7,44 @@ import numpy as np
 import pytest
 
 import meta_envs
-from meta_envs.policies.reference import compute_reference_returns
+from meta_envs.policies import POLICY_KINDS, reference
+from meta_envs.policies.reference import (
+    _shipped_table,
+    compute_reference_returns,
+    shipped_meta_episodes,
+    table_row,
+)
 from tests.meta_envs.conftest import ENV_IDS
+
+
+def _without_task(info: dict) -> dict:
+    return {key: value for key, value in info.items() if key != "task"}
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_explorer_never_reads_the_task(env_id: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    env = gym.make(env_id, num_sub_episodes=2)
+    """The explorer is handed infos without the "task" key, and reading the env's task raises; it
+    still earns exactly what it earns with both in place (so it never needed them)."""
+    kwargs = {"num_sub_episodes": 2, "sub_episode_length": 40 if "Reacher" in env_id else 60}
+    seeds = (0, 1) if "Reacher" in env_id else (0, 1, 2)
+    expected = meta_envs.evaluate_policy(env_id, "explorer", len(seeds), seed=0, **kwargs).returns
+    env = gym.make(env_id, **kwargs)
     explorer = meta_envs.make_policy("explorer", env)
-    obs, info = env.reset(seed=0)
-    explorer.reset()
-    cls = type(env.unwrapped)
 
     def forbidden(self):
         raise AssertionError("the explorer read the task")
 
-    monkeypatch.setattr(cls, "task", property(forbidden))
-    for _ in range(env.unwrapped.meta_episode_length):
-        obs, _, _, truncated, info = env.step(explorer.act(obs, info))
-    assert truncated
+    for seed, want in zip(seeds, expected, strict=True):
+        obs, info = env.reset(seed=seed)
+        with monkeypatch.context() as patch:
+            patch.setattr(type(env.unwrapped), "task", property(forbidden))
+            explorer.reset()
+            total, truncated = 0.0, False
+            while not truncated:
+                action = explorer.act(obs, _without_task(info))
+                obs, reward, _, truncated, info = env.step(action)
+                total += reward
+        assert total == pytest.approx(want, rel=1e-12, abs=1e-12)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
@@ -54,6 +73,69 @@ def test_deterministic_policies(env_id: str) -> None:
     a = meta_envs.evaluate_policy(env_id, "random", 3, seed=5, num_sub_episodes=2).returns
     b = meta_envs.evaluate_policy(env_id, "random", 3, seed=5, num_sub_episodes=2).returns
     np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_two_explorers_act_identically(env_id: str) -> None:
+    """Deterministic: two explorers (made from another instance where they are not bound to
+    theirs) take the same actions on the same meta-episode."""
+    kwargs = {"num_sub_episodes": 2, "sub_episode_length": 30}
+    env = gym.make(env_id, **kwargs)
+    first = meta_envs.make_policy("explorer", env)
+    source = env if first.bound_env is not None else gym.make(env_id, **kwargs)
+    second = meta_envs.make_policy("explorer", source)
+    obs, info = env.reset(seed=7)
+    first.reset()
+    second.reset()
+    truncated = False
+    while not truncated:
+        action = first.act(obs, info)
+        np.testing.assert_array_equal(action, second.act(obs, info))
+        obs, _, _, truncated, info = env.step(action)
+
+
+#: (id, arguments) of the issue-13 example and one per id.
+_ELSEWHERE_CASES = [
+    ("meta_envs/RoomsN-v0", {"n": 1}),
+    ("meta_envs/RoomsN-v0", {"n": 2, "sub_episode_length": 30}),
+    ("meta_envs/PointRobot-v0", {"goal_radius": 0.3, "sub_episode_length": 40}),
+    ("meta_envs/PointRobotWind-v0", {"sub_episode_length": 40}),
+    ("meta_envs/EscapeRoom-v0", {"num_sub_episodes": 3}),
+]
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), _ELSEWHERE_CASES)
+@pytest.mark.parametrize("kind", ["explorer", "oracle"])
+def test_evaluate_policy_with_an_id_and_a_policy_made_elsewhere(
+    env_id: str, kwargs: dict, kind: str
+) -> None:
+    """A reference policy made from another instance acts on the env evaluate_policy makes."""
+    policy = meta_envs.make_policy(kind, gym.make(env_id, **kwargs))
+    elsewhere = meta_envs.evaluate_policy(env_id, policy, 8, seed=3, **kwargs)
+    here = meta_envs.evaluate_policy(env_id, kind, 8, seed=3, **kwargs)
+    np.testing.assert_array_equal(elsewhere.returns, here.returns)
+    if env_id == "meta_envs/RoomsN-v0" and kwargs == {"n": 1}:
+        assert elsewhere.mean_return > 0  # the issue's case returned -30 (the agent never moved)
+
+
+def test_evaluate_policy_refuses_a_policy_for_other_arguments_or_a_bound_one() -> None:
+    explorer = meta_envs.make_policy("explorer", gym.make("meta_envs/RoomsN-v0", n=3))
+    with pytest.raises(ValueError, match="made for meta_envs/RoomsN-v0"):
+        meta_envs.evaluate_policy("meta_envs/RoomsN-v0", explorer, 1, n=2)
+    with pytest.raises(ValueError, match="made for"):
+        meta_envs.evaluate_policy("meta_envs/EscapeRoom-v0", explorer, 1)
+    # Without the reward in the observation the Point Robot explorer reads it from its own env.
+    bare = {"meta_features": False, "num_sub_episodes": 1, "sub_episode_length": 20}
+    bound = meta_envs.make_policy("explorer", gym.make("meta_envs/PointRobot-v0", **bare))
+    assert bound.bound_env is not None
+    with pytest.raises(ValueError, match="bound to the env instance"):
+        meta_envs.evaluate_policy("meta_envs/PointRobot-v0", bound, 1, **bare)
+    # ... and refuses the steps of another env in a hand-written loop.
+    other = gym.make("meta_envs/PointRobot-v0", **bare)
+    obs, info = other.reset(seed=0)
+    obs, _, _, _, info = other.step(bound.act(obs, info))
+    with pytest.raises(RuntimeError, match="bound to another env instance"):
+        bound.act(obs, info)
 
 
 def test_evaluate_policy_seeds_and_sums() -> None:
@@ -101,7 +183,7 @@ def test_policy_objects_are_callables() -> None:
     assert env.action_space.contains(policy(obs, info))
 
 
-#: Reacher-N's table row takes ~25 s to recompute (600 meta-episodes of 900 MuJoCo steps).
+#: Reacher-N's rows take long to recompute (MuJoCo steps): its quick check is slow too.
 SLOW_TABLE_IDS = {"meta_envs/ReacherN-v0"}
 
 
@@ -109,11 +191,38 @@ SLOW_TABLE_IDS = {"meta_envs/ReacherN-v0"}
     "env_id",
     [pytest.param(i, marks=pytest.mark.slow) if i in SLOW_TABLE_IDS else i for i in ENV_IDS],
 )
-def test_shipped_reference_table_is_reproducible(env_id: str) -> None:
+def test_shipped_reference_table_check_is_reproducible(env_id: str) -> None:
+    """The shipped row's quick check (the first 100 meta-episodes) is what the code gives now."""
+    row = _shipped_table()[env_id]
+    check = row["check"]
+    got = compute_reference_returns(env_id, check["num_meta_episodes"])
+    assert got == pytest.approx({k: check[k] for k in POLICY_KINDS}, rel=1e-9, abs=1e-9)
     shipped = meta_envs.reference_returns(env_id)
-    assert shipped == pytest.approx(compute_reference_returns(env_id), rel=1e-9)
     assert gym.make(env_id).unwrapped.reference_returns == shipped
     assert shipped["random"] < shipped["explorer"] <= shipped["oracle"] + 1e-9
+    for kind in POLICY_KINDS:
+        # The sub-episode means come from the same meta-episodes as the total.
+        assert sum(row["sub_episode_returns"][kind]) == pytest.approx(row[kind], rel=1e-9)
+        # Sharp: the standard error is under 1% of the scale (explorer - random).
+        assert 0.0 <= row["standard_error"][kind] < 0.01 * (row["explorer"] - row["random"])
+    if row["exact_over_tasks"] is None:
+        assert row["num_meta_episodes"] == shipped_meta_episodes(env_id)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("env_id", ENV_IDS)
+def test_shipped_reference_table_is_reproducible(env_id: str) -> None:
+    """The whole shipped row (up to 10,000 meta-episodes per policy) recomputed."""
+    shipped, row = _shipped_table()[env_id], table_row(env_id)
+    assert shipped.keys() == row.keys()
+    for key, value in row.items():
+        if isinstance(value, dict) and key != "kwargs":
+            for kind, x in value.items():
+                assert np.asarray(shipped[key][kind]) == pytest.approx(np.asarray(x), rel=1e-9)
+        elif value is None or isinstance(value, dict):
+            assert shipped[key] == value, key
+        else:
+            assert shipped[key] == pytest.approx(value, rel=1e-9), key
 
 
 def test_normalized_score_scale() -> None:
@@ -123,13 +232,25 @@ def test_normalized_score_scale() -> None:
     assert meta_envs.normalized_score(env_id, ref["explorer"]) == pytest.approx(1.0)
 
 
-def test_reference_returns_for_other_arguments_are_computed_and_cached() -> None:
+def test_reference_returns_for_other_arguments_are_computed_and_cached(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[tuple[str, dict]] = []
+
+    def counting(env_id: str, num_meta_episodes: int = 200, **kwargs):
+        calls.append((env_id, kwargs))
+        return compute_reference_returns(env_id, num_meta_episodes, **kwargs)
+
+    reference._cached.cache_clear()
+    monkeypatch.setattr(reference, "compute_reference_returns", counting)
     kwargs = {"num_sub_episodes": 2, "sub_episode_length": 20}
     first = meta_envs.reference_returns("meta_envs/PointRobot-v0", **kwargs)
-    assert first != meta_envs.reference_returns("meta_envs/PointRobot-v0")
+    assert len(calls) == 1
+    assert first != meta_envs.reference_returns("meta_envs/PointRobot-v0")  # the shipped row
     assert first == meta_envs.reference_returns("meta_envs/PointRobot-v0", **kwargs)
     env = gym.make("meta_envs/PointRobot-v0", **kwargs)
     assert env.unwrapped.reference_returns == first
+    assert len(calls) == 1  # served from the cache, not recomputed
     expected = meta_envs.evaluate_policy("meta_envs/PointRobot-v0", "oracle", 200, seed=0, **kwargs)
     assert first["oracle"] == pytest.approx(expected.mean_return)
 
@@ -137,8 +258,6 @@ def test_reference_returns_for_other_arguments_are_computed_and_cached() -> None
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_every_id_has_a_shipped_row(env_id: str) -> None:
     """The shipped table covers the default arguments of every id (no silent recomputation)."""
-    from meta_envs.policies.reference import _shipped_table
-
     row = _shipped_table()[env_id]
     assert row["kwargs"] == gym.make(env_id).unwrapped.reference_kwargs()
     assert row["random"] < row["explorer"] <= row["oracle"]

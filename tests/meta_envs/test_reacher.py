@@ -302,10 +302,16 @@ def test_reached_goals_are_dimmed() -> None:
 
 
 def test_human_mode_headless() -> None:
+    """The human window receives the MuJoCo frame (the display surface holds it)."""
+    from tests.meta_envs.test_rendering import assert_window_shows
+
+    pygame = pytest.importorskip("pygame")
     env = make(render_mode="human")
     env.reset(seed=0)
     assert env.render() is None
     env.step(ZERO)
+    assert env.render() is None
+    assert_window_shows(pygame, env.unwrapped._render_rgb())
     env.close()
     rgb = make(render_mode="rgb_array")  # a renderer still works after the window closed
     rgb.reset(seed=0)

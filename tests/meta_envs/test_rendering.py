@@ -36,11 +36,24 @@ def test_rgb_array_opens_no_window(env_id: str) -> None:
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
 def test_human_mode_headless(env_id: str) -> None:
+    """Under the dummy video driver the human window still receives the frame: the display
+    surface holds exactly the rgb_array drawing of the same state."""
+    pygame = pytest.importorskip("pygame")
     env = make(env_id, render_mode="human")
     env.reset(seed=0)
     env.step(env.action_space.sample())
     assert env.render() is None
+    assert_window_shows(pygame, env.unwrapped._render_rgb())
     env.close()
+    assert pygame.display.get_surface() is None
+
+
+def assert_window_shows(pygame, frame: np.ndarray) -> None:
+    """The pygame display surface shows ``frame`` (an (H, W, 3) array)."""
+    surface = pygame.display.get_surface()
+    assert surface is not None, "no window was opened"
+    shown = np.transpose(pygame.surfarray.array3d(surface), (1, 0, 2))
+    np.testing.assert_array_equal(shown, frame)
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)
