@@ -383,6 +383,7 @@ def _train(
     model.set_logger(make_run_logger(str(run.path), settings.verbose, keep))
     progress = ProgressBar(total=settings.steps, disable=not settings.progress_bar)
     callback = RunCallback(run, settings, reference, progress, position)
+    callback.init_callback(model)  # also used outside learn (the final stage of a resumed run)
     callback.install_signal_handlers()
     try:
         if model.num_timesteps < settings.steps:

@@ -67,11 +67,19 @@ def test_local_sweep_kill_9_rerun_and_report(tmp_path):
     # the same command again: everything finished, nothing trained
     again = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=120)
     assert again.returncode == 0 and "2 finished (skipped), 0 to resume, 0 to start" in again.stdout
-    # an unfinished trial is resumed by the same command (its checkpoint says not finished)
-    (out / "mamba" / "PointRobot-v0" / "seed1" / "model.zip").unlink()
+    # an unfinished trial is resumed by the same command: seed 1 as if it had crashed after its
+    # last checkpoint before the final evaluation (not finished, the final eval.csv row not in it)
+    from mamba_agent.persistence import atomic_torch_save, safe_torch_load
+
+    ckpt = out / "mamba" / "PointRobot-v0" / "seed1" / "checkpoint.pt"
+    state = safe_torch_load(ckpt)
+    state["run"]["finished"] = False
+    state["run"]["eval_rows"] -= 1
+    atomic_torch_save(state, ckpt)
     resumed = subprocess.run(cmd, env=env(), capture_output=True, text=True, timeout=600)
     assert resumed.returncode == 0, resumed.stdout + resumed.stderr
     assert "1 finished (skipped), 1 to resume, 0 to start" in resumed.stdout
+    assert eval_steps(out / "mamba" / "PointRobot-v0" / "seed1") == [200, 400]
     report = tmp_path / "report" / "results.md"
     subprocess.run([sys.executable, "-m", "mamba_agent", "sweep-report", str(out), "--out",
                     str(report)], env=env(), check=True, timeout=120)  # fmt: skip
