@@ -10,7 +10,7 @@ from mamba_agent.cli.run_dir import RunDir
 __all__ = ["DEMO_ENV", "DEMO_STEPS", "demo_command"]
 
 DEMO_ENV = "meta_envs/PointRobot-v0"
-DEMO_STEPS = 60_000
+DEMO_STEPS = 150_000
 """Default budget of the demo (see the README for the time it takes and the score it reaches)."""
 
 

@@ -60,6 +60,7 @@ def plot_runs(runs: list[RunDir], out: Path, title: str | None = None) -> Path:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     groups: dict[str, dict[str, list[tuple[dict, list[dict[str, float]]]]]] = defaultdict(
         lambda: defaultdict(list)
@@ -123,6 +124,10 @@ def plot_runs(runs: list[RunDir], out: Path, title: str | None = None) -> Path:
                     value, color="grey", lw=1, ls=_REFERENCE_STYLE.get(kind, "-"), label=kind
                 )
             ax.set_xlabel("env steps" if col % 2 == 0 else "wall time (minutes)")
+            if col % 2 == 0:
+                ax.xaxis.set_major_formatter(
+                    matplotlib.ticker.FuncFormatter(lambda v, _: f"{v / 1000:g}k" if v else "0")
+                )
             ax.set_ylabel("normalised score" if normalized else "evaluation return")
             ax.set_title(env, fontsize=9)
             ax.grid(alpha=0.3)

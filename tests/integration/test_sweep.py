@@ -1,5 +1,6 @@
 """``mamba-agent sweep`` on Ray: trials are ordinary run directories; a trial's training process
-killed with ``kill -9`` is resumed from its checkpoint; the same sweep run again skips finished
+killed with ``kill -9`` is resumed from its checkpoint, and so is a trial whose Ray worker is
+killed (Ray retries the task); the same sweep run again skips finished
 trials and resumes unfinished ones; a sweep runs on an existing cluster (``ray start --head``);
 ``sweep-report`` writes the table and the curves."""
 
@@ -53,6 +54,16 @@ def test_local_sweep_kill_9_rerun_and_report(tmp_path):
             time.sleep(0.05)
         pid = int((victim / "sweep_trial.pid").read_text())
         os.kill(pid, signal.SIGKILL)  # the trial's training process
+        # the Ray worker running seed 1's task: Ray retries the task, the retry resumes the run
+        other = out / "mamba" / "PointRobot-v0" / "seed1"
+        while not (other / "checkpoint.pt").exists():
+            assert proc.poll() is None and time.monotonic() < end, "seed 1 did not progress"
+            time.sleep(0.05)
+        import psutil
+
+        worker = psutil.Process(int((other / "sweep_trial.pid").read_text())).parent()
+        assert "ray" in " ".join(worker.cmdline()).lower() or "ray::" in worker.name()
+        worker.kill()
         stdout, _ = proc.communicate(timeout=900)
     finally:
         proc.kill()
@@ -60,6 +71,8 @@ def test_local_sweep_kill_9_rerun_and_report(tmp_path):
     assert "seed 0: finished" in stdout and "seed 1: finished" in stdout
     log = (victim / "sweep_trial.log").read_text()
     assert "train --resume" in log and "resuming at" in log  # retried from its checkpoint
+    other_log = (out / "mamba" / "PointRobot-v0" / "seed1" / "sweep_trial.log").read_text()
+    assert "train --resume" in other_log  # the task Ray retried resumed the run
     for seed in (0, 1):
         run = out / "mamba" / "PointRobot-v0" / f"seed{seed}"
         assert (run / "model.zip").is_file()
