@@ -18,23 +18,26 @@ import tempfile
 import time
 from pathlib import Path
 
-import psutil
-
 ARGS = ["--env-kwargs", "num_sub_episodes=2", "sub_episode_length=10", "--preset", "tiny",
         "--seed", "0"]  # fmt: skip
 ENV = "meta_envs/PointRobot-v0"
 
 
 def ray_rss_mb() -> float:
+    """Summed resident memory of Ray's processes (Linux /proc), the training process excluded."""
     total = 0
-    for proc in psutil.process_iter(["name", "cmdline"]):
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
         try:
-            cmd = " ".join(proc.info["cmdline"] or [])
-            if "ray" in (proc.info["name"] or "") or "/ray/" in cmd or "ray::" in cmd:
-                if "mamba_agent" in cmd and "ray::" not in cmd:
-                    continue  # the training process itself
-                total += proc.memory_info().rss
-        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            cmd = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            if ("ray" in cmd.lower()) and not ("mamba_agent" in cmd and "ray::" not in cmd):
+                if "sweep" in cmd and "mamba_agent" in cmd:
+                    continue  # the sweep's own driver process is not Ray's
+                for line in (proc / "status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1]) * 1024
+        except OSError:
             pass
     return total / 2**20
 

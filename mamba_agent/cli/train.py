@@ -11,7 +11,6 @@ the same losses and evaluation returns follow.
 
 from __future__ import annotations
 
-import math
 import signal
 import time
 from dataclasses import asdict, dataclass, field
@@ -147,7 +146,8 @@ class RunCallback(BaseCallback):
     ) -> None:
         super().__init__()
         self.run, self.settings, self.reference, self.progress = run, settings, reference, progress
-        self.next_eval: int = int(position.get("next_eval", settings.eval_every or math.inf))
+        # the first evaluation step (unused with eval_every 0: only the final evaluation)
+        self.next_eval: int = int(position.get("next_eval", settings.eval_every))
         self.wall_before: float = float(position.get("wall_time", 0.0))
         self.checkpointed = bool(position.get("checkpointed", False))
         self.finished = bool(position.get("finished", False))
@@ -188,7 +188,7 @@ class RunCallback(BaseCallback):
     def position(self) -> dict[str, Any]:
         """The run's own state stored in the checkpoint."""
         return {
-            "next_eval": self.next_eval if math.isfinite(self.next_eval) else -1,
+            "next_eval": self.next_eval,
             "wall_time": self.wall_time(),
             "eval_rows": count_rows(self.run.eval_path),
             "progress_rows": count_rows(self.run.progress_path),

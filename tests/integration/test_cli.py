@@ -246,6 +246,14 @@ def test_bad_input_is_one_line_and_exit_2(args, message, tmp_path, capsys):
     assert not (tmp_path / "run").exists()  # nothing created
 
 
+def test_only_a_final_evaluation_with_eval_every_0(tmp_path):
+    run = tmp_path / "final_only"
+    args = [a if a != "120" else "0" for a in TRAIN_ARGS]  # --eval-every 0
+    args[args.index("--steps") + 1] = "80"
+    assert main([*args, "--run-dir", str(run)]) == 0
+    assert [(r["timesteps"], r["episodes"]) for r in rows(run / "eval.csv")] == [("80", "4")]
+
+
 def test_existing_run_dirs_are_never_overwritten(reference_run, tmp_path, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in reference_run.iterdir()}
     assert main(["train", "--env", "meta_envs/RoomsN-v0", "--run-dir", str(reference_run)]) == 2
