@@ -254,6 +254,18 @@ def test_only_a_final_evaluation_with_eval_every_0(tmp_path):
     assert [(r["timesteps"], r["episodes"]) for r in rows(run / "eval.csv")] == [("80", "4")]
 
 
+def test_a_wall_time_budget_ends_the_run_like_a_step_budget(tmp_path, capsys):
+    run = tmp_path / "minutes"
+    args = [*TRAIN_ARGS, "--minutes", "0.001", "--run-dir", str(run)]  # 0.06 s: the first check
+    assert main(args) == 0
+    assert "time budget of 0.001 minutes reached" in capsys.readouterr().out
+    final = safe_torch_load(run / "checkpoint.pt")
+    assert final["run"]["finished"] and final["counters"]["num_timesteps"] < STEPS
+    assert (run / "model.zip").is_file() and rows(run / "eval.csv")[-1]["episodes"] == "4"
+    assert main(["train", "--resume", str(run)]) == 0  # spent: nothing more to do
+    assert "finished" in capsys.readouterr().out
+
+
 def test_existing_run_dirs_are_never_overwritten(reference_run, tmp_path, capsys):
     before = {p.name: p.stat().st_mtime_ns for p in reference_run.iterdir()}
     assert main(["train", "--env", "meta_envs/RoomsN-v0", "--run-dir", str(reference_run)]) == 2
