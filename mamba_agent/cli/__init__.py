@@ -53,6 +53,16 @@ def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:
     return out
 
 
+def _agent_arguments(parser: argparse.ArgumentParser) -> None:
+    """The arguments of the commands that load a trained agent (eval, render)."""
+    parser.add_argument("target", type=Path, metavar="RUN_DIR_OR_MODEL",
+                        help="a run directory (its model.zip, else its checkpoint) or a model file")
+    parser.add_argument("--env", default=None, help="env id (default: the model's own)")
+    parser.add_argument("--env-kwargs", nargs="*", metavar="K=V", default=None,
+                        help="env arguments (default: the model's own)")
+    parser.add_argument("--device", default="cpu", help="device of the model (default cpu)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of every sub-command."""
     parser = argparse.ArgumentParser(
@@ -182,7 +192,7 @@ def build_parser() -> argparse.ArgumentParser:
         "sub-episode's return, the normalised score, and the random / explorer / oracle returns "
         "where the env exposes them.",
     )
-    e.add_argument("target", type=Path, metavar="RUN_DIR_OR_MODEL")
+    _agent_arguments(e)
     e.add_argument("--episodes", type=int, default=100, help="meta-episodes (default 100)")
     e.add_argument(
         "--seed",
@@ -190,15 +200,6 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="seed of the tasks (default: the run's --eval-seed, else 1000000)",
     )
-    e.add_argument("--env", default=None, help="env id (default: the one the model was trained on)")
-    e.add_argument(
-        "--env-kwargs",
-        nargs="*",
-        metavar="K=V",
-        default=None,
-        help="env arguments (default: the model's)",
-    )
-    e.add_argument("--device", default="cpu", help="device to run the model on (default cpu)")
     e.add_argument("--stochastic", action="store_true", help="sample actions (default: mode)")
 
     r = sub.add_parser(
@@ -208,7 +209,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(rgb_array; meta_envs draws one trail colour per sub-episode) and write an mp4 or gif "
         "with a caption of the sub-episode returns.",
     )
-    r.add_argument("target", type=Path, metavar="RUN_DIR_OR_MODEL")
+    _agent_arguments(r)
     r.add_argument("--out", type=Path, required=True, help="video file (.mp4 or .gif)")
     r.add_argument("--episodes", type=int, default=1, help="meta-episodes, one after the other")
     r.add_argument(
@@ -219,9 +220,6 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--fps", type=int, default=30, help="frames per second (default 30)")
     r.add_argument("--every", type=int, default=1, help="keep every k-th frame (default 1)")
-    r.add_argument("--env", default=None, help="env id (default: the model's)")
-    r.add_argument("--env-kwargs", nargs="*", metavar="K=V", default=None)
-    r.add_argument("--device", default="cpu")
 
     p = sub.add_parser(
         "plot",
