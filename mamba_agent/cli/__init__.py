@@ -55,11 +55,20 @@ def parse_assignments(items: Sequence[str] | None, what: str) -> dict[str, Any]:
 
 def _agent_arguments(parser: argparse.ArgumentParser) -> None:
     """The arguments of the commands that load a trained agent (eval, render)."""
-    parser.add_argument("target", type=Path, metavar="RUN_DIR_OR_MODEL",
-                        help="a run directory (its model.zip, else its checkpoint) or a model file")
+    parser.add_argument(
+        "target",
+        type=Path,
+        metavar="RUN_DIR_OR_MODEL",
+        help="a run directory (its model.zip, else its checkpoint) or a model file",
+    )
     parser.add_argument("--env", default=None, help="env id (default: the model's own)")
-    parser.add_argument("--env-kwargs", nargs="*", metavar="K=V", default=None,
-                        help="env arguments (default: the model's own)")
+    parser.add_argument(
+        "--env-kwargs",
+        nargs="*",
+        metavar="K=V",
+        default=None,
+        help="env arguments (default: the model's own)",
+    )
     parser.add_argument("--device", default="cpu", help="device of the model (default cpu)")
 
 
@@ -257,28 +266,60 @@ def build_parser() -> argparse.ArgumentParser:
     )
     w.add_argument("--envs", nargs="+", required=True, metavar="ID")
     w.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="S")
-    w.add_argument("--methods", nargs="+", default=["mamba"],
-                   choices=["mamba", "dreamer_vanilla", "rl2"])
-    w.add_argument("--preset", default=None, help="preset of the mamba / dreamer_vanilla trials "
-                   "(default: auto)")
+    w.add_argument(
+        "--methods", nargs="+", default=["mamba"], choices=["mamba", "dreamer_vanilla", "rl2"]
+    )
+    w.add_argument(
+        "--preset",
+        default=None,
+        help="preset of the mamba / dreamer_vanilla trials (default: auto)",
+    )
     w.add_argument("--steps", type=int, default=None, help="env-step budget per trial")
     w.add_argument("--minutes", type=float, default=None, help="wall-time budget per trial")
-    w.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="config fields of the MAMBA trials")
-    w.add_argument("--rl2-set", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="settings of the RL² trials (e.g. learning_rate=1e-4)")
-    w.add_argument("--env-kwargs", nargs="*", default=[], metavar="K=V",
-                   help="env arguments of every trial")
+    w.add_argument(
+        "--set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="config fields of the MAMBA trials",
+    )
+    w.add_argument(
+        "--rl2-set",
+        nargs="*",
+        default=[],
+        metavar="KEY=VALUE",
+        help="settings of the RL² trials (e.g. learning_rate=1e-4)",
+    )
+    w.add_argument(
+        "--env-kwargs", nargs="*", default=[], metavar="K=V", help="env arguments of every trial"
+    )
     w.add_argument("--rl2-preset", default="rl2_cpu", help="preset of the RL² trials")
-    w.add_argument("--train-args", default="", metavar="'ARGS'",
-                   help="more `train` options for every trial, as one quoted string: "
-                   "--train-args='--eval-every 5000 --eval-episodes 20'")
-    w.add_argument("--cpus-per-run", type=int, default=1, help="CPUs (and torch threads) per "
-                   "trial; trials run in parallel as the CPUs allow (default 1)")
-    w.add_argument("--address", default=None, help="address of a running Ray cluster (default: "
-                   "RAY_ADDRESS, else a Ray started on this machine for the sweep)")
-    w.add_argument("--max-attempts", type=int, default=3,
-                   help="training processes per trial before it counts as failed (default 3)")
+    w.add_argument(
+        "--train-args",
+        default="",
+        metavar="'ARGS'",
+        help="more `train` options for every trial, as one quoted string: "
+        "--train-args='--eval-every 5000 --eval-episodes 20'",
+    )
+    w.add_argument(
+        "--cpus-per-run",
+        type=int,
+        default=1,
+        help="CPUs (and torch threads) per "
+        "trial; trials run in parallel as the CPUs allow (default 1)",
+    )
+    w.add_argument(
+        "--address",
+        default=None,
+        help="address of a running Ray cluster (default: "
+        "RAY_ADDRESS, else a Ray started on this machine for the sweep)",
+    )
+    w.add_argument(
+        "--max-attempts",
+        type=int,
+        default=3,
+        help="training processes per trial before it counts as failed (default 3)",
+    )
     w.add_argument("--out", type=Path, required=True, help="folder of the sweep's run directories")
 
     rp = sub.add_parser(

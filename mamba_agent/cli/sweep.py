@@ -212,8 +212,10 @@ def sweep_command(args: argparse.Namespace) -> None:
         if failed:
             raise RunError(f"{failed} trial(s) did not finish; see their {TRIAL_LOG} (running the "
                            "same sweep again resumes them)")  # fmt: skip
-    print(f"all {len(trials)} trials finished; report: mamba-agent sweep-report {args.out} "
-          f"--out {args.out / 'results.md'}")
+    print(
+        f"all {len(trials)} trials finished; report: mamba-agent sweep-report {args.out} "
+        f"--out {args.out / 'results.md'}"
+    )
 
 
 def _fmt(values: list[float], digits: int = 2) -> str:
