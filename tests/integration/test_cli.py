@@ -343,3 +343,15 @@ def test_numbers_in_eval_csv_are_the_model_evaluated_again(reference_run):
         model, ENV, int(last["episodes"]), manifest["eval_seed"], manifest["env_kwargs"]
     )
     assert np.isclose(result.mean, float(last["return_mean"]), rtol=1e-6, atol=1e-6)
+
+
+def test_demo_trains_prints_the_score_and_writes_curve_and_video(tmp_path, capsys):
+    run = tmp_path / "demo"
+    assert main(["demo", "--steps", "300", "--run-dir", str(run), "--threads", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "normalised score" in out and "video of the trained agent" in out
+    assert (run / "learning_curve.png").stat().st_size > 0
+    assert len(imageio.mimread(run / "agent.mp4", memtest=False)) == 2 * 301
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["env_id"] == "meta_envs/PointRobot-v0"
+    assert manifest["preset_resolved"] == "point_robot_cpu"
