@@ -489,7 +489,20 @@ class MAMBA:
         if not path.exists() and path.with_suffix(".zip").exists():
             path = path.with_suffix(".zip")
         dev = _device(device)
-        data = safe_torch_load(path, map_location=dev)
+        return cls.from_state(safe_torch_load(path, map_location=dev), env, dev, path, **kwargs)
+
+    @classmethod
+    def from_state(
+        cls,
+        data: dict[str, Any],
+        env: str | gym.Env | VectorEnv | None = None,
+        device: str | torch.device = "auto",
+        source: str | os.PathLike = "<state>",
+        **kwargs: Any,
+    ) -> MAMBA:
+        """:meth:`load` from a model file's content already read (with
+        :func:`mamba_agent.persistence.safe_torch_load`); ``source`` names it in errors."""
+        path, dev = source, _device(device)
         self = cls.__new__(cls)
         try:
             self.device, self.preset, self.seed = dev, data["preset"], int(data["seed"])

@@ -39,7 +39,7 @@ def load_agent(
         raise RunError(f"{target}: no such run directory or model file")
     from mamba_agent.cli.train import load_agent_file
 
-    model = load_agent_file(path, device)
+    model, _ = load_agent_file(path, device)
     if not isinstance(model, MAMBA):  # RL²: the env it was made with
         model.env_id, model.env_kwargs = model.rl2_info["env_id"], model.rl2_info["env_kwargs"]
     env_id = env or model.env_id or manifest.get("env_id")

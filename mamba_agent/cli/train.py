@@ -112,19 +112,23 @@ def agent_state(model: Any, include_replay: bool = True) -> dict[str, Any]:
     return rl2_state(model)
 
 
-def load_agent_file(path: Path, device: str, env_kwargs: dict[str, Any] | None = None) -> Any:
-    """A MAMBA or RL² model from a model or checkpoint file (with its env attached)."""
+def load_agent_file(
+    path: Path, device: str, env_kwargs: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """A MAMBA or RL² model from a model or checkpoint file (with its env attached), and the
+    run position stored beside it ({} in a model file). The file is read once."""
     from mamba_agent.baselines.rl2 import is_rl2, load_rl2_state
     from mamba_agent.persistence import safe_torch_load
 
     data = safe_torch_load(path, map_location="cpu")
+    position = dict(data.get("run", {}))
     if is_rl2(data):
-        return load_rl2_state(data, device)
-    model = MAMBA.load(path, device=device)
+        return load_rl2_state(data, device), position
+    model = MAMBA.from_state(data, device=device, source=path)
     if model.env_id is not None:
         resolve_env_id(model.env_id)
         model.set_env(model.env_id, env_kwargs if env_kwargs is not None else model.env_kwargs)
-    return model
+    return model, position
 
 
 class RunCallback(BaseCallback):
@@ -351,12 +355,9 @@ def resume_run(run_dir: Path, steps: int | None = None) -> Path:
     if settings.threads:
         torch.set_num_threads(settings.threads)
     device = "cpu" if settings.method == "rl2" and settings.device == "auto" else settings.device
-    model = load_agent_file(run.checkpoint_path, device, settings.env_kwargs)
+    model, position = load_agent_file(run.checkpoint_path, device, settings.env_kwargs)
     if not isinstance(model, MAMBA):
         model.preset = model.rl2_info["preset"]
-    from mamba_agent.persistence import safe_torch_load
-
-    position = dict(safe_torch_load(run.checkpoint_path, map_location="cpu").get("run", {}))
     for stale in run.path.glob(".*.tmp"):  # a write that a crash cut short (never renamed)
         stale.unlink()
     truncate_rows(run.eval_path, int(position.get("eval_rows", 0)))
