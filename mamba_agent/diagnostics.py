@@ -1,0 +1,165 @@
+"""What a trained agent's world model predicts against what happened, per sub-episode.
+
+A meta-RL agent exploits only if its world model remembers what earlier sub-episodes revealed: in
+a later sub-episode the model should predict the reward *before* it sees it. This module runs
+meta-episodes with the agent's own (deterministic) policy and records at every step:
+
+- the real reward r_t;
+- the reward predicted from the **prior** at t (the model state after a_{t-1}, before o_t is seen:
+  a prediction from memory);
+- the reward predicted from the **posterior** at t (after o_t is seen: a check of the reward head);
+- the critic's value of the posterior state.
+
+Summed per sub-episode, a model that remembers has prior-predicted rewards close to the real ones in
+sub-episodes 2 and later; a model that does not predicts them only once the observation (which
+carries the previous reward) shows them. ``python -m mamba_agent.diagnostics RUN_DIR_OR_MODEL``
+prints the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from mamba_agent.algorithm import MAMBA
+from mamba_agent.data.spaces import make_vector_env
+from mamba_agent.nn.distributions import twohot_decode
+
+__all__ = ["RewardTrace", "trace_rewards", "main"]
+
+
+@dataclass
+class RewardTrace:
+    """Per-step traces of ``n`` meta-episodes, each array (n, T)."""
+
+    real: np.ndarray
+    """Rewards received."""
+    prior: np.ndarray
+    """Rewards predicted from the prior state at each step (before its observation)."""
+    posterior: np.ndarray
+    """Rewards predicted from the posterior state at each step (after its observation)."""
+    value: np.ndarray
+    """Critic values of the posterior states."""
+    sub_episode: np.ndarray
+    """Sub-episode index (0-based) of each step."""
+
+    def per_sub_episode(self) -> list[dict[str, float]]:
+        """Mean over meta-episodes of each sub-episode's summed real, prior- and posterior-predicted
+        reward, and the correlation of prior-predicted with real rewards inside it."""
+        rows = []
+        for k in range(int(self.sub_episode.max()) + 1):
+            mask = self.sub_episode == k
+            real = np.where(mask, self.real, 0.0).sum(1)
+            prior = np.where(mask, self.prior, 0.0).sum(1)
+            post = np.where(mask, self.posterior, 0.0).sum(1)
+            r, p = self.real[mask], self.prior[mask]
+            corr = float(np.corrcoef(r, p)[0, 1]) if r.std() > 0 and p.std() > 0 else float("nan")
+            rows.append(
+                {
+                    "sub_episode": k + 1,
+                    "real": float(real.mean()),
+                    "prior": float(prior.mean()),
+                    "posterior": float(post.mean()),
+                    "prior_corr": corr,
+                }
+            )
+        return rows
+
+
+@torch.no_grad()
+def trace_rewards(
+    model: MAMBA,
+    env_id: str,
+    n_episodes: int,
+    seed: int = 0,
+    env_kwargs: dict[str, Any] | None = None,
+) -> RewardTrace:
+    """Run ``n_episodes`` meta-episodes (env ``i`` reset with ``seed + i``) with the model's
+    deterministic actor and trace real against predicted rewards (see the module docstring)."""
+    if n_episodes < 1:
+        raise ValueError(f"n_episodes must be >= 1, got {n_episodes}")
+    wm, actor, ac = model.world_model, model.actor_critic.actor, model.actor_critic
+    rssm, dev = wm.rssm, model.device
+    venv = make_vector_env(
+        env_id, n_episodes, model.augment, model.config.train.time_scale, env_kwargs
+    )
+    n = venv.num_envs
+    cols: dict[str, list[np.ndarray]] = {k: [] for k in ("real", "prior", "post", "value", "sub")}
+    try:
+        obs, _ = venv.reset(seed=seed)
+        state = rssm.initial(n)
+        prev_action = torch.zeros(n, wm.act_dim, device=dev)
+        first = torch.ones(n, dtype=torch.bool, device=dev)
+        done = np.zeros(n, dtype=bool)
+        sub = np.zeros(n, dtype=np.int64)
+        prior_reward = np.zeros(n)
+        while not done.all():
+            embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
+            post = rssm.obs_step(state, prev_action, embed, first, mode=True)
+            dist = actor(post.feat())
+            action = dist.mode()
+            if not actor.discrete:
+                action = action.clamp(-1.0, 1.0)
+            vec = action.float().cpu().numpy()
+            obs, rewards, terms, truncs, infos = venv.step(model.codec.to_env(vec))
+            # the reward of this step, predicted before and after its observation is seen
+            nxt_prior = rssm.img_step(post, action, mode=True)
+            prior_reward = twohot_decode(wm.reward_head(nxt_prior.feat()), wm.bins).cpu().numpy()
+            embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
+            nxt_post = rssm.obs_step(post, action, embed, torch.zeros_like(first), mode=True)
+            feat = nxt_post.feat()
+            live = ~done
+            cols["real"].append(np.where(live, rewards, 0.0))
+            cols["prior"].append(np.where(live, prior_reward, 0.0))
+            cols["post"].append(
+                np.where(live, twohot_decode(wm.reward_head(feat), wm.bins).cpu().numpy(), 0.0)
+            )
+            cols["value"].append(np.where(live, ac.value(feat).cpu().numpy(), 0.0))
+            cols["sub"].append(np.where(live, sub, -1))
+            ends = infos.get("sub_episode_end") if isinstance(infos, dict) else None
+            if ends is not None:
+                sub = sub + np.asarray(ends, dtype=np.int64)
+            done |= np.logical_or(terms, truncs)
+            state, prev_action = post, action
+            first = torch.zeros_like(first)
+    finally:
+        venv.close()
+    stack = {k: np.stack(v, 1) for k, v in cols.items()}
+    return RewardTrace(stack["real"], stack["prior"], stack["post"], stack["value"], stack["sub"])
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m mamba_agent.diagnostics RUN_DIR_OR_MODEL [--episodes M] [--seed S]``."""
+    from pathlib import Path
+
+    from mamba_agent.cli.inspect import load_agent
+
+    parser = argparse.ArgumentParser(
+        prog="python -m mamba_agent.diagnostics",
+        description="Real against world-model-predicted rewards per sub-episode of a trained "
+        "MAMBA agent: prior = predicted before the step's observation (from memory), posterior = "
+        "after it.",
+    )
+    parser.add_argument("path", help="run directory, model.zip or checkpoint.pt")
+    parser.add_argument("--episodes", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1_000_000)
+    args = parser.parse_args(argv)
+    model, env_id, env_kwargs, _ = load_agent(Path(args.path))
+    if not isinstance(model, MAMBA):
+        raise SystemExit(f"{args.path}: not a MAMBA model (it has no world model to inspect)")
+    trace = trace_rewards(model, env_id, args.episodes, args.seed, env_kwargs)
+    print(f"{env_id} {env_kwargs or ''}: {args.episodes} meta-episodes, deterministic actor")
+    print(f"{'sub-episode':>11} {'real':>9} {'prior':>9} {'posterior':>9} {'corr(prior)':>11}")
+    for row in trace.per_sub_episode():
+        print(
+            f"{row['sub_episode']:>11} {row['real']:9.2f} {row['prior']:9.2f} "
+            f"{row['posterior']:9.2f} {row['prior_corr']:11.3f}"
+        )
+
+
+if __name__ == "__main__":
+    main()

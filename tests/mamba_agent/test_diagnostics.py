@@ -1,0 +1,46 @@
+"""The world-model reward trace: real rewards as evaluation sees them, predictions beside them."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import meta_envs  # noqa: F401  (registers the ids)
+from mamba_agent import MAMBA
+from mamba_agent.diagnostics import main, trace_rewards
+from mamba_agent.evaluation import evaluate_meta_episodes
+
+ENV = "meta_envs/PointRobot-v0"
+
+
+@pytest.fixture(scope="module")
+def model() -> MAMBA:
+    agent = MAMBA(ENV, preset="tiny", seed=0, device="cpu")
+    agent.learn(600)
+    return agent
+
+
+def test_real_rewards_are_those_of_the_evaluation(model: MAMBA) -> None:
+    trace = trace_rewards(model, ENV, 3, seed=5)
+    assert trace.real.shape == trace.prior.shape == trace.posterior.shape == (3, 300)
+    result = evaluate_meta_episodes(model, ENV, 3, seed=5)
+    np.testing.assert_allclose(trace.real.sum(1), result.returns, rtol=1e-6, atol=1e-6)
+    assert result.sub_episode_returns is not None
+    rows = trace.per_sub_episode()
+    assert [r["sub_episode"] for r in rows] == [1, 2, 3]
+    np.testing.assert_allclose(
+        [r["real"] for r in rows], result.sub_episode_returns.mean(0), rtol=1e-6, atol=1e-6
+    )
+    # every step belongs to a sub-episode of 100 steps
+    assert [(trace.sub_episode[0] == k).sum() for k in range(3)] == [100, 100, 100]
+    assert np.isfinite(trace.value).all()
+
+
+def test_command_prints_a_row_per_sub_episode(
+    model: MAMBA, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = model.save(tmp_path / "model.zip")
+    main([str(path), "--episodes", "2"])
+    lines = capsys.readouterr().out.strip().splitlines()
+    assert lines[0].startswith(ENV)
+    assert [line.split()[0] for line in lines[2:]] == ["1", "2", "3"]
