@@ -326,11 +326,18 @@ def build_parser() -> argparse.ArgumentParser:
         "sweep-report",
         help="the results table and curves of a sweep",
         description="Writes a Markdown table (mean ± std over seeds of the final evaluation: "
-        "return, normalised score, per sub-episode, env steps, wall time; then every run) and one "
+        "return, normalised score, per sub-episode, env steps, wall time; then every run, with the "
+        "env steps and wall time at which it first reached --threshold) and one "
         "curve figure per env (every method as mean and band) beside it.",
     )
     rp.add_argument("sweep_dir", type=Path, metavar="DIR")
     rp.add_argument("--out", type=Path, required=True, help="the Markdown file to write")
+    rp.add_argument(
+        "--threshold",
+        type=float,
+        default=0.8,
+        help="each run's table row says when its normalised score first reached this (default 0.8)",
+    )
 
     d = sub.add_parser(
         "demo",

@@ -228,6 +228,15 @@ def _fmt(values: list[float], digits: int = 2) -> str:
     return f"{np.mean(values):.{digits}f} ± {np.std(values):.{digits}f}"
 
 
+def first_reaching(rows: list[dict[str, float]], threshold: float) -> tuple[float, float] | None:
+    """(env steps, wall seconds) of the first evaluation whose normalised score is at least
+    ``threshold``; None if none is."""
+    for row in rows:
+        if row.get("normalized_score", float("-inf")) >= threshold:
+            return row["timesteps"], row["wall_time"]
+    return None
+
+
 def report_command(args: argparse.Namespace) -> None:
     """Write the results table and curves (see the sub-command's help)."""
     from collections import defaultdict
@@ -243,6 +252,7 @@ def report_command(args: argparse.Namespace) -> None:
         if not rows:
             continue
         env = manifest["env_id"]
+        manifest["first_reaching"] = first_reaching(rows, args.threshold)
         groups[(env, manifest.get("method", "mamba"))].append((run, manifest, rows[-1]))
         by_env[env].append(run)
     if not groups:
@@ -260,8 +270,11 @@ def report_command(args: argparse.Namespace) -> None:
         "wall time (min) |",
         "|---|---|---|---|---|---|---|---|",
     ]
-    details = ["", "## Every run", "", "| env | method | seed | return | normalised | "
-               "per sub-episode | env steps | wall time (min) | run |", "|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
+    details = ["", "## Every run", "", f"First ≥ {args.threshold:g}: the env steps and wall time "
+               f"of the first evaluation with a normalised score of at least {args.threshold:g}.",
+               "", "| env | method | seed | return | normalised | per sub-episode | env steps | "
+               f"wall time (min) | first ≥ {args.threshold:g} | run |",
+               "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for (env, method), entries in sorted(groups.items()):
         finals = [r for _, _, r in entries]
         subs_n = max(sum(k.startswith("sub_episode_") for k in r) for r in finals)
@@ -279,9 +292,11 @@ def report_command(args: argparse.Namespace) -> None:
         for run, manifest, r in sorted(entries, key=lambda e: e[1].get("seed", 0)):
             subs = " / ".join(f"{r[k]:.1f}" for k in sorted(r) if k.startswith("sub_episode_"))
             score = f"{r['normalized_score']:.3f}" if "normalized_score" in r else "—"
+            first = manifest["first_reaching"]
+            reached = f"{int(first[0])} steps, {first[1] / 60:.1f} min" if first else "never"
             details.append(
                 f"| {env} | {method} | {manifest.get('seed')} | {r['return_mean']:.2f} | {score} | "
-                f"{subs or '—'} | {int(r['timesteps'])} | {r['wall_time'] / 60:.1f} | "
+                f"{subs or '—'} | {int(r['timesteps'])} | {r['wall_time'] / 60:.1f} | {reached} | "
                 f"{os.path.relpath(run.path, out.parent)} |"
             )
     figures = ["", "## Curves", ""]
