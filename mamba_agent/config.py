@@ -57,6 +57,11 @@ class WorldModelConfig:
     """Each KL term is clipped below at this many nats (per time step)."""
     loss_samples: int = 64
     """Time indices per sequence used by reconstruction, reward and continue losses (0 = all)."""
+    reward_from_deter: bool = False
+    """Reward head on the deterministic state h_t only (computed before o_t is seen) instead of
+    [h_t, z_t]. *Departure from the paper, off by default:* the augmented observation o_t carries
+    the reward r_t, so a head on the posterior can read r_t back from o_t and never learn to
+    predict it from memory, which imagination (prior states) needs; see docs/agent.md."""
     local_window: int = 3
     """Local reconstruction window W: extra heads predict o, r, c at t..t+W-1 (0 disables)."""
     wm_lr: float = 1e-4

@@ -49,7 +49,10 @@ class RewardTrace:
 
     def per_sub_episode(self) -> list[dict[str, float]]:
         """Mean over meta-episodes of each sub-episode's summed real, prior- and posterior-predicted
-        reward, and the correlation of prior-predicted with real rewards inside it."""
+        reward; the correlation of prior-predicted with real rewards inside it; and, at the first
+        rewarded step of each sub-episode that has one, the mean real and prior-predicted reward
+        (``first_real``, ``first_prior``: a model that remembers where the reward is predicts it
+        on arrival, not only once it has been seen)."""
         rows = []
         for k in range(int(self.sub_episode.max()) + 1):
             mask = self.sub_episode == k
@@ -58,6 +61,11 @@ class RewardTrace:
             post = np.where(mask, self.posterior, 0.0).sum(1)
             r, p = self.real[mask], self.prior[mask]
             corr = float(np.corrcoef(r, p)[0, 1]) if r.std() > 0 and p.std() > 0 else float("nan")
+            rewarded = np.where(mask, self.real, 0.0) != 0
+            has = rewarded.any(1)
+            first = rewarded.argmax(1)[has]
+            rows_with = np.flatnonzero(has)
+            nan = float("nan")
             rows.append(
                 {
                     "sub_episode": k + 1,
@@ -65,6 +73,9 @@ class RewardTrace:
                     "prior": float(prior.mean()),
                     "posterior": float(post.mean()),
                     "prior_corr": corr,
+                    "rewarded": float(has.mean()),
+                    "first_real": float(self.real[rows_with, first].mean()) if has.any() else nan,
+                    "first_prior": float(self.prior[rows_with, first].mean()) if has.any() else nan,
                 }
             )
         return rows
@@ -153,11 +164,15 @@ def main(argv: list[str] | None = None) -> None:
         raise SystemExit(f"{args.path}: not a MAMBA model (it has no world model to inspect)")
     trace = trace_rewards(model, env_id, args.episodes, args.seed, env_kwargs)
     print(f"{env_id} {env_kwargs or ''}: {args.episodes} meta-episodes, deterministic actor")
-    print(f"{'sub-episode':>11} {'real':>9} {'prior':>9} {'posterior':>9} {'corr(prior)':>11}")
+    print(
+        f"{'sub-episode':>11} {'real':>9} {'prior':>9} {'posterior':>9} {'corr(prior)':>11} "
+        f"{'rewarded':>9} {'first real':>10} {'first prior':>11}"
+    )
     for row in trace.per_sub_episode():
         print(
             f"{row['sub_episode']:>11} {row['real']:9.2f} {row['prior']:9.2f} "
-            f"{row['posterior']:9.2f} {row['prior_corr']:11.3f}"
+            f"{row['posterior']:9.2f} {row['prior_corr']:11.3f} {row['rewarded']:9.2f} "
+            f"{row['first_real']:10.3f} {row['first_prior']:11.3f}"
         )
 
 

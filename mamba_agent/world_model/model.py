@@ -61,7 +61,13 @@ class WorldModel(nn.Module):
         self.rssm = RSSM(cfg.deter, cfg.stoch, cfg.classes, cfg.hidden, embed, act_dim, cfg.unimix)
         self.feat_dim = cfg.deter + cfg.stoch * cfg.classes
         self.decoder = Decoder(self.feat_dim, obs_dim, cfg.enc_units, cfg.enc_layers)
-        self.reward_head = RewardHead(self.feat_dim, cfg.head_units, cfg.head_layers, cfg.bins)
+        self.reward_head = RewardHead(
+            self.feat_dim,
+            cfg.head_units,
+            cfg.head_layers,
+            cfg.bins,
+            inputs=cfg.deter if cfg.reward_from_deter else None,
+        )
         self.continue_head = ContinueHead(self.feat_dim, cfg.head_units, cfg.head_layers)
         self.local_head = (
             LocalWindowHead(

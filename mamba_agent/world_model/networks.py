@@ -36,11 +36,27 @@ class Decoder(nn.Module):
 
 
 class RewardHead(nn.Module):
-    """Two-hot logits over symlog bins (..., bins); output layer zero-initialised. Also the critic."""
+    """Two-hot logits over symlog bins (..., bins); output layer zero-initialised. Also the critic.
 
-    def __init__(self, feat: int, units: int, layers: int, bins: int) -> None:
+    With ``inputs`` < ``feat`` the head reads only the first ``inputs`` features (the deterministic
+    state h of [h, z]): the first layer's weights on the others are zero and their gradients are
+    masked, so it keeps taking the whole state (one fused matmul with the other heads in
+    imagination) while its output does not depend on the rest.
+    """
+
+    def __init__(
+        self, feat: int, units: int, layers: int, bins: int, inputs: int | None = None
+    ) -> None:
         super().__init__()
         self.net = nn.Sequential(mlp(feat, units, layers), zero_init(Linear(units, bins)))
+        self.inputs = feat if inputs is None else inputs
+        if self.inputs < feat:
+            first = next(m for m in self.net.modules() if isinstance(m, nn.Linear))
+            mask = torch.zeros_like(first.weight)
+            mask[:, : self.inputs] = 1.0
+            with torch.no_grad():
+                first.weight.mul_(mask)
+            first.weight.register_hook(lambda grad: grad * mask.to(grad.device, grad.dtype))
 
     def forward(self, feat: torch.Tensor) -> torch.Tensor:
         return self.net(feat)

@@ -191,3 +191,29 @@ def test_the_actor_critic_step_gives_the_world_model_no_gradient(discrete):
             assert torch.equal(p, value), name
             assert torch.equal(p.grad, grad), f"{name} got a gradient from the actor-critic step"
         assert any(not torch.equal(p, q) for p, q in zip(ac.actor.parameters(), actor_before))
+
+
+def test_reward_head_on_the_deterministic_state_only():
+    """``reward_from_deter``: the reward does not depend on z, in the loss and in imagination,
+    before and after training steps (the masked weights stay zero)."""
+    cfg = make_config("tiny", reward_from_deter=True)
+    torch.manual_seed(0)
+    wm = WorldModel(cfg.world_model, 3, 2)
+    ac = ActorCritic(cfg.behavior, wm.feat_dim, 2, False, 32, 1, cfg.world_model.bins, 0.01)
+    D = cfg.world_model.deter
+    g = torch.Generator().manual_seed(1)
+    for _ in range(3):
+        _, post = wm.train_step(_batch(), g)
+        ac.train_step(wm, post, _batch().is_terminal, g)
+    feat = torch.randn(5, wm.feat_dim)
+    other = feat.clone()
+    other[:, D:] = torch.randn(5, wm.feat_dim - D)
+    torch.testing.assert_close(wm.reward_head(feat), wm.reward_head(other))
+    # the fused imagination path (first layers of several heads as one matmul) agrees
+    fused = layers.input_gradient_mlps(other, (wm.reward_head.net, wm.continue_head.net))[0]
+    torch.testing.assert_close(fused, wm.reward_head(feat))
+    # ... while the default head reads z
+    plain = WorldModel(make_config("tiny").world_model, 3, 2)
+    for _ in range(3):
+        plain.train_step(_batch(), g)
+    assert not torch.allclose(plain.reward_head(feat), plain.reward_head(other))
