@@ -52,7 +52,8 @@ class RewardTrace:
         reward; the correlation of prior-predicted with real rewards inside it; and, at the first
         rewarded step of each sub-episode that has one, the mean real and prior-predicted reward
         (``first_real``, ``first_prior``: a model that remembers where the reward is predicts it
-        on arrival, not only once it has been seen)."""
+        on arrival, not only once it has been seen); ``revisit_*`` the same over the meta-episodes
+        (``revisits`` of them) already rewarded in an earlier sub-episode: the test of memory."""
         rows = []
         for k in range(int(self.sub_episode.max()) + 1):
             mask = self.sub_episode == k
@@ -65,6 +66,9 @@ class RewardTrace:
             has = rewarded.any(1)
             first = rewarded.argmax(1)[has]
             rows_with = np.flatnonzero(has)
+            # ... and the same over meta-episodes that were rewarded in an earlier sub-episode
+            before = (np.where(self.sub_episode < k, self.real, 0.0) != 0).any(1)
+            again = before[rows_with]
             nan = float("nan")
             rows.append(
                 {
@@ -76,6 +80,13 @@ class RewardTrace:
                     "rewarded": float(has.mean()),
                     "first_real": float(self.real[rows_with, first].mean()) if has.any() else nan,
                     "first_prior": float(self.prior[rows_with, first].mean()) if has.any() else nan,
+                    "revisits": int(again.sum()),
+                    "revisit_real": float(self.real[rows_with, first][again].mean())
+                    if again.any()
+                    else nan,
+                    "revisit_prior": float(self.prior[rows_with, first][again].mean())
+                    if again.any()
+                    else nan,
                 }
             )
         return rows
@@ -166,13 +177,15 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{env_id} {env_kwargs or ''}: {args.episodes} meta-episodes, deterministic actor")
     print(
         f"{'sub-episode':>11} {'real':>9} {'prior':>9} {'posterior':>9} {'corr(prior)':>11} "
-        f"{'rewarded':>9} {'first real':>10} {'first prior':>11}"
+        f"{'rewarded':>9} {'first real':>10} {'first prior':>11} {'revisits':>8} "
+        f"{'revisit real':>12} {'revisit prior':>13}"
     )
     for row in trace.per_sub_episode():
         print(
             f"{row['sub_episode']:>11} {row['real']:9.2f} {row['prior']:9.2f} "
             f"{row['posterior']:9.2f} {row['prior_corr']:11.3f} {row['rewarded']:9.2f} "
-            f"{row['first_real']:10.3f} {row['first_prior']:11.3f}"
+            f"{row['first_real']:10.3f} {row['first_prior']:11.3f} {row['revisits']:8d} "
+            f"{row['revisit_real']:12.3f} {row['revisit_prior']:13.3f}"
         )
 
 

@@ -44,3 +44,18 @@ def test_command_prints_a_row_per_sub_episode(
     lines = capsys.readouterr().out.strip().splitlines()
     assert lines[0].startswith(ENV)
     assert [line.split()[0] for line in lines[2:]] == ["1", "2", "3"]
+
+
+def test_per_sub_episode_on_a_hand_made_trace() -> None:
+    from mamba_agent.diagnostics import RewardTrace
+
+    # two meta-episodes of 2 sub-episodes x 3 steps
+    sub = np.array([[0, 0, 0, 1, 1, 1]] * 2)
+    real = np.array([[0, 1, 1, 0, 0, 1], [0, 0, 0, 0, 1, 1]], float)
+    prior = np.array([[0, 0, 1, 0, 0, 0.5], [0, 0, 0, 0, 0.2, 1]], float)
+    rows = RewardTrace(real, prior, real, np.zeros_like(real), sub).per_sub_episode()
+    assert rows[0]["real"] == 1.0 and rows[0]["prior"] == 0.5 and rows[0]["rewarded"] == 0.5
+    assert rows[0]["first_prior"] == 0.0 and rows[0]["revisits"] == 0
+    assert rows[1]["rewarded"] == 1.0 and rows[1]["first_prior"] == pytest.approx(0.35)
+    # only the first meta-episode was rewarded before sub-episode 2: its arrival was predicted 0.5
+    assert rows[1]["revisits"] == 1 and rows[1]["revisit_prior"] == 0.5
