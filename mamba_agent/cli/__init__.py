@@ -23,6 +23,7 @@ examples:
   mamba-agent train --env meta_envs/RoomsN-v0 --env-kwargs n=3 --set train_ratio=0.5
   mamba-agent train --resume runs/pr0              # after a crash, kill -9 or Ctrl-C
   mamba-agent train --resume runs/pr0 --steps 120000   # extend a finished run
+  mamba-agent train --resume runs/pr0 --minutes 90     # ... or give it more wall time
 
 The run directory holds manifest.json (env, seed, settings, versions, machine), config.toml (the
 full configuration), progress.csv and TensorBoard event files (training metrics), eval.csv (one
@@ -124,7 +125,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     t.add_argument("--minutes", type=float, default=None,
                    help="wall-time budget in minutes, over every resume (training ends at "
-                   "whichever of --steps and --minutes comes first)")  # fmt: skip
+                   "whichever of --steps and --minutes comes first; with --resume: a new "
+                   "budget)")  # fmt: skip
     t.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
     t.add_argument(
         "--run-dir",
@@ -365,7 +367,7 @@ def _train(args: argparse.Namespace) -> None:
     if args.resume is not None:
         if args.env is not None:
             raise RunError("--resume reads the env from the run; do not pass --env with it")
-        resume_run(args.resume, args.steps)
+        resume_run(args.resume, args.steps, args.minutes)
         return
     if args.env is None:
         raise RunError("train needs --env ID (or --resume RUN_DIR)")

@@ -340,8 +340,10 @@ def start_run(settings: TrainSettings, run_dir: Path) -> Path:
     return _train(model, run, settings, reference, {}, resumed=False)
 
 
-def resume_run(run_dir: Path, steps: int | None = None) -> Path:
-    """Continue the run in ``run_dir`` from its checkpoint, up to its budget (or ``steps``)."""
+def resume_run(run_dir: Path, steps: int | None = None, minutes: float | None = None) -> Path:
+    """Continue the run in ``run_dir`` from its checkpoint, up to its budget; ``steps`` and
+    ``minutes`` replace the budget's env steps and wall-time minutes (kept in the manifest for
+    later resumes)."""
     run = RunDir(run_dir)
     manifest = run.read_manifest()
     if not run.checkpoint_path.is_file():
@@ -350,7 +352,12 @@ def resume_run(run_dir: Path, steps: int | None = None) -> Path:
     settings = TrainSettings(**{k: v for k, v in manifest.items() if k in known})
     if steps is not None:
         settings.steps = steps
+    if minutes is not None:
+        settings.minutes = minutes
     settings.check()
+    if steps is not None or minutes is not None:
+        manifest = {k: v for k, v in manifest.items() if k != "format"}
+        run.write_manifest({**manifest, "steps": settings.steps, "minutes": settings.minutes})
     resolve_env_id(settings.env_id)
     if settings.threads:
         torch.set_num_threads(settings.threads)

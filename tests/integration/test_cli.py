@@ -227,6 +227,16 @@ def test_resume_of_a_finished_run_and_extension(reference_run, tmp_path, capsys)
     assert final["counters"]["num_timesteps"] >= STEPS + 80
     ev = rows(run / "eval.csv")
     assert int(ev[-1]["timesteps"]) >= STEPS + 80 and len(ev) > len(before.splitlines()) - 1
+    assert json.loads((run / "manifest.json").read_text())["steps"] == STEPS + 80
+    capsys.readouterr()
+    # a wall-time budget given on resume replaces the run's (and is kept): one already spent
+    # ends the run at once, whatever --steps says
+    assert main(["train", "--resume", str(run), "--steps", str(STEPS + 400), "--minutes",
+                 "0.0001"]) == 0  # fmt: skip
+    assert "finished" in capsys.readouterr().out
+    manifest = json.loads((run / "manifest.json").read_text())
+    assert manifest["minutes"] == 0.0001 and manifest["steps"] == STEPS + 400
+    assert rows(run / "eval.csv") == ev
 
 
 @pytest.mark.parametrize(
