@@ -31,6 +31,12 @@ class WorldModelConfig:
 
     deter: int = 512
     """Size of the deterministic GRU state h."""
+    gru_chrono: int = 0
+    """GRU update-gate initialisation: 0 is DreamerV3's bias of -1 for every unit (each keeps ~73 %
+    of its state per step: memories fade within ~10 steps until training learns otherwise); T > 2
+    is a chrono initialisation, unit i's update gate starting at 1 / tau_i with tau_i log-uniform
+    on [2, T]: time scales up to T steps. *Departure from the paper, off by default;* see
+    docs/agent.md."""
     hidden: int = 64
     """Width of the GRU input MLP and of the prior / posterior output MLPs."""
     stoch: int = 16

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -67,9 +68,24 @@ def zero_init(layer: nn.Linear) -> nn.Linear:
     return layer
 
 
+def chrono_update_bias(size: int, chrono: int) -> torch.Tensor | float:
+    """Initial update-gate bias of a GRU of ``size`` units: DreamerV3's -1 for ``chrono`` 0 (every
+    unit then keeps ~73 % of its state per step), else a chrono initialisation (Tallec and
+    Ollivier, 2018) with log-uniform time scales: unit i gets -log(tau_i - 1) with log tau_i ~
+    U[log 2, log chrono], so its update gate starts at 1 / tau_i and its memory at a time scale of
+    ~tau_i steps: as many units below sqrt(2 chrono) steps as above (from torch's generator)."""
+    if chrono == 0:
+        return -1.0
+    if chrono <= 2:
+        raise ValueError(f"chrono must be 0 or > 2 steps, got {chrono}")
+    tau = torch.empty(size).uniform_(math.log(2.0), math.log(chrono)).exp()
+    return -torch.log(tau - 1.0)
+
+
 class LayerNormGRUCell(nn.Module):
     """DreamerV3's GRU: one Linear on [input, h] -> LayerNorm -> reset / candidate / update gates,
-    update gate biased by -1. ``h' = u * tanh(r * c) + (1 - u) * h``.
+    update gate biased by -1 (or by the chrono initialisation, ``chrono`` > 0: see
+    :func:`chrono_update_bias`). ``h' = u * tanh(r * c) + (1 - u) * h``.
 
     The -1 on the update gate is folded into the initial LayerNorm bias of the update part (an exact
     reparametrisation that saves an op per step), and the blend is one ``lerp``. The Linear on
@@ -77,7 +93,7 @@ class LayerNormGRUCell(nn.Module):
     no gradient is computed for an ``h`` that does not need one (imagination starts).
     """
 
-    def __init__(self, inp: int, size: int) -> None:
+    def __init__(self, inp: int, size: int, chrono: int = 0) -> None:
         super().__init__()
         self.size = size
         self.linear_x = Linear(inp, 3 * size, bias=False)
@@ -87,7 +103,7 @@ class LayerNormGRUCell(nn.Module):
         with torch.no_grad():
             self.linear_x.weight.uniform_(-bound, bound)
             self.linear_h.weight.uniform_(-bound, bound)
-            self.norm.bias[2 * size :] = -1.0
+            self.norm.bias[2 * size :] = chrono_update_bias(size, chrono)
 
     def forward(
         self,

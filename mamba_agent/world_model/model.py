@@ -58,7 +58,16 @@ class WorldModel(nn.Module):
         self.obs_dim, self.act_dim = obs_dim, act_dim
         self.encoder = Encoder(obs_dim, cfg.enc_units, cfg.enc_layers)
         embed = self.encoder.out_dim
-        self.rssm = RSSM(cfg.deter, cfg.stoch, cfg.classes, cfg.hidden, embed, act_dim, cfg.unimix)
+        self.rssm = RSSM(
+            cfg.deter,
+            cfg.stoch,
+            cfg.classes,
+            cfg.hidden,
+            embed,
+            act_dim,
+            cfg.unimix,
+            cfg.gru_chrono,
+        )
         self.feat_dim = cfg.deter + cfg.stoch * cfg.classes
         self.decoder = Decoder(self.feat_dim, obs_dim, cfg.enc_units, cfg.enc_layers)
         self.reward_head = RewardHead(

@@ -50,7 +50,8 @@ class RSSM(nn.Module):
     """h_t = GRU(h_{t-1}, MLP([z_{t-1}, a_{t-1}])); prior p(z_t | h_t); posterior q(z_t | h_t, e_t).
 
     Sizes: ``deter`` D, ``stoch`` S, ``classes`` C, ``hidden`` width of the in/out MLPs, ``embed``
-    the encoder output size, ``act_dim`` the action vector size (one-hot for discrete actions).
+    the encoder output size, ``act_dim`` the action vector size (one-hot for discrete actions),
+    ``gru_chrono`` the GRU's update-gate initialisation (see :class:`LayerNormGRUCell`).
     """
 
     def __init__(
@@ -62,6 +63,7 @@ class RSSM(nn.Module):
         embed: int,
         act_dim: int,
         unimix: float = 0.01,
+        gru_chrono: int = 0,
     ) -> None:
         super().__init__()
         self.deter, self.stoch, self.classes, self.unimix = deter, stoch, classes, unimix
@@ -70,7 +72,7 @@ class RSSM(nn.Module):
         self.img_in_z = Linear(self.latent, hidden, bias=False)
         self.img_in_a = Linear(act_dim, hidden, bias=False)
         self.img_in_norm = nn.Sequential(nn.LayerNorm(hidden, eps=1e-3), nn.SiLU())
-        self.gru = LayerNormGRUCell(hidden, deter)
+        self.gru = LayerNormGRUCell(hidden, deter, gru_chrono)
         self.img_out = nn.Sequential(_block(deter, hidden), Linear(hidden, self.latent))
         self.obs_h = Linear(deter, hidden, bias=False)
         self.obs_e = Linear(embed, hidden, bias=False)

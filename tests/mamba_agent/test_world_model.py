@@ -217,3 +217,21 @@ def test_reward_head_on_the_deterministic_state_only():
     for _ in range(3):
         plain.train_step(_batch(), g)
     assert not torch.allclose(plain.reward_head(feat), plain.reward_head(other))
+
+
+def test_gru_update_gate_initialisation():
+    """DreamerV3's -1 by default; ``gru_chrono=T``: time scales 1 / sigmoid(bias) log-uniform on
+    [2, T], different per unit, from the model's seed."""
+    default = WorldModel(make_config("tiny").world_model, 3, 2)
+    D = default.rssm.deter
+    assert torch.all(default.rssm.gru.norm.bias[2 * D :] == -1.0)
+    torch.manual_seed(0)
+    cfg = make_config("tiny", deter=512, gru_chrono=300)
+    chrono = WorldModel(cfg.world_model, 3, 2).rssm.gru.norm.bias[2 * 512 :].detach()
+    tau = 1.0 / torch.sigmoid(chrono)
+    assert tau.min() >= 2.0 - 1e-4 and tau.max() <= 300.0 + 1e-3
+    # log-uniform: about half the units below sqrt(2 * 300) ~ 24.5 steps
+    assert 0.4 < (tau < 600**0.5).float().mean() < 0.6
+    assert tau.max() > 150 and tau.min() < 3
+    with pytest.raises(ValueError, match="chrono"):
+        WorldModel(make_config("tiny", gru_chrono=2).world_model, 3, 2)
