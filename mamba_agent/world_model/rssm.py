@@ -117,9 +117,14 @@ class RSSM(nn.Module):
         mode: bool = False,
     ) -> RSSMState:
         """Imagine one step: (h, z), a -> (h', z' ~ prior(h')). Batch shape (N, ...)."""
-        deter = self._gru_step(prev, self.img_in_a(action))
-        stoch = self._sample(self.prior_logits(deter), noise, mode)
-        return RSSMState(deter, stoch)
+        return self.prior(self._gru_step(prev, self.img_in_a(action)), noise, mode)
+
+    def prior(
+        self, deter: torch.Tensor, noise: torch.Tensor | None = None, mode: bool = False
+    ) -> RSSMState:
+        """The prior state (h, z ~ p(z | h)) of deterministic states ``deter`` (..., D): what the
+        model expects before the observation is seen."""
+        return RSSMState(deter, self._sample(self.prior_logits(deter), noise, mode))
 
     def obs_step(
         self,
