@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -40,7 +39,8 @@ from mamba_agent.data.replay import MetaEpisodeReplay
 from mamba_agent.diagnostics import RewardTrace
 from mamba_agent.nn.distributions import twohot_decode
 
-YARDSTICK = Path(__file__).resolve().parents[1].parent / "shared" / "bench" / "yardstick.py"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from agent_throughput import yardstick  # noqa: E402  (the yardstick beside the repository)
 
 
 def collect(env_id: str, n: int, seed: int, kind: str = "explorer") -> list[dict[str, np.ndarray]]:
@@ -142,18 +142,6 @@ def run_config(
     return out
 
 
-def yardstick_factor() -> float | None:
-    if not YARDSTICK.is_file():
-        return None
-    import json
-
-    res = subprocess.run([sys.executable, str(YARDSTICK)], capture_output=True, text=True)
-    try:
-        return float(json.loads(res.stdout.strip().splitlines()[-1])["factor"])
-    except (ValueError, KeyError, IndexError):
-        return None
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--env", default="meta_envs/PointRobot-v0")
@@ -174,6 +162,7 @@ def main() -> None:
     parser.add_argument("--test-episodes", type=int, default=50)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--no-yardstick", action="store_true", help="skip the machine yardstick")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     env = gym.make(args.env)
@@ -210,8 +199,8 @@ def main() -> None:
             args.seed,
             length,
         )
-    factor = yardstick_factor()
-    print(f"yardstick factor: {factor if factor is not None else 'n/a (no yardstick here)'}")
+    factor = None if args.no_yardstick else yardstick()
+    print(f"yardstick factor (median of 3): {factor if factor is not None else 'n/a'}")
 
 
 if __name__ == "__main__":

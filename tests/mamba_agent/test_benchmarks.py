@@ -47,3 +47,22 @@ def test_the_yardstick_is_found_beside_the_repository_and_optional(bench, monkey
     assert bench.YARDSTICK == repo.parent / "shared" / "bench" / "yardstick.py"
     monkeypatch.setattr(bench, "YARDSTICK", tmp_path / "absent.py")
     assert bench.yardstick() is None
+
+
+@pytest.mark.timeout(300)
+def test_world_model_memory_benchmark_runs_and_reports_each_config(monkeypatch, capsys):
+    monkeypatch.syspath_prepend(str(BENCHMARKS))
+    bench = importlib.import_module("world_model_memory")
+    monkeypatch.setattr(sys, "argv", [
+        "world_model_memory.py", "--preset", "tiny", "--updates", "4", "--every", "2",
+        "--train-episodes", "3", "--test-episodes", "2", "--no-yardstick",
+        "--configs", "", "gru_chrono=50 reward_from_deter=true",
+    ])  # fmt: skip
+    bench.main()
+    out = capsys.readouterr().out
+    assert "config (preset):" in out and "config gru_chrono=50 reward_from_deter=true:" in out
+    assert out.count("arrival predicted") == 4  # 2 evaluation points x 2 configs
+    # every held-out meta-episode of the explorer revisits its goal: arrival rewards are 1 - d with
+    # d <= goal radius 0.2
+    reals = [float(part.split(")")[0]) for part in out.split("(real ")[1:]]
+    assert len(reals) == 4 and all(0.8 <= r <= 1.0 for r in reals)
