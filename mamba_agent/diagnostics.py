@@ -113,26 +113,25 @@ def trace_rewards(
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("real", "prior", "post", "value", "sub")}
     try:
         obs, _ = venv.reset(seed=seed)
-        state = rssm.initial(n)
-        prev_action = torch.zeros(n, wm.act_dim, device=dev)
+        embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
         first = torch.ones(n, dtype=torch.bool, device=dev)
+        zero_action = torch.zeros(n, wm.act_dim, device=dev)
+        post = rssm.obs_step(rssm.initial(n), zero_action, embed, first, mode=True)
+        not_first = torch.zeros_like(first)
         done = np.zeros(n, dtype=bool)
         sub = np.zeros(n, dtype=np.int64)
-        prior_reward = np.zeros(n)
         while not done.all():
-            embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
-            post = rssm.obs_step(state, prev_action, embed, first, mode=True)
-            dist = actor(post.feat())
-            action = dist.mode()
+            action = actor(post.feat()).mode()
             if not actor.discrete:
                 action = action.clamp(-1.0, 1.0)
             vec = action.float().cpu().numpy()
             obs, rewards, terms, truncs, infos = venv.step(model.codec.to_env(vec))
-            # the reward of this step, predicted before and after its observation is seen
-            nxt_prior = rssm.img_step(post, action, mode=True)
-            prior_reward = twohot_decode(wm.reward_head(nxt_prior.feat()), wm.bins).cpu().numpy()
+            # the reward of this step, predicted before (prior of the new h) and after its
+            # observation is seen (posterior); the posterior is the next step's state
             embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
-            nxt_post = rssm.obs_step(post, action, embed, torch.zeros_like(first), mode=True)
+            nxt_post = rssm.obs_step(post, action, embed, not_first, mode=True)
+            nxt_prior = rssm.prior(nxt_post.deter, mode=True)
+            prior_reward = twohot_decode(wm.reward_head(nxt_prior.feat()), wm.bins).cpu().numpy()
             feat = nxt_post.feat()
             live = ~done
             cols["real"].append(np.where(live, rewards, 0.0))
@@ -146,8 +145,7 @@ def trace_rewards(
             if ends is not None:
                 sub = sub + np.asarray(ends, dtype=np.int64)
             done |= np.logical_or(terms, truncs)
-            state, prev_action = post, action
-            first = torch.zeros_like(first)
+            post = nxt_post
     finally:
         venv.close()
     stack = {k: np.stack(v, 1) for k, v in cols.items()}
