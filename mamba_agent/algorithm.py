@@ -145,7 +145,10 @@ class MAMBA:
         self.act_generator = torch.Generator(device=self.device).manual_seed(self.seed + 1)
         self.rng = np.random.default_rng(self.seed)
         self.replay = MetaEpisodeReplay(
-            cfg.replay.replay_capacity, cfg.replay.dreamer_vanilla, cfg.replay.window_length
+            cfg.replay.replay_capacity,
+            cfg.replay.dreamer_vanilla,
+            cfg.replay.window_length,
+            recency=cfg.replay.replay_recency,
         )
         self.num_timesteps = 0
         self._n_updates = 0

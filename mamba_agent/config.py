@@ -131,6 +131,10 @@ class ReplayConfig:
     at the window start. False (MAMBA): whole meta-episodes from t = 0."""
     window_length: int = 64
     """Window length of the Dreamer-Vanilla ablation."""
+    replay_recency: float = 0.0
+    """Departure from the paper, off by default: the share of each batch's meta-episodes drawn with
+    probability proportional to 1 / (age + 1) (age 0 = the newest meta-episode, as DreamerV3's
+    recency selector), the rest uniformly from the whole replay. 0 = uniform (the paper)."""
     horizon_start: int = 50
     """Initial world-model horizon (steps of each sequence used) of the horizon schedule."""
     horizon_steps: int = 0
@@ -308,6 +312,8 @@ def _validate(cfg: MAMBAConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise ValueError(f"config field {name} must be >= 1 (bins >= 2), got {value}")
+    if not 0.0 <= cfg.replay.replay_recency <= 1.0:
+        raise ValueError(f"replay_recency must be in [0, 1], got {cfg.replay.replay_recency}")
     if cfg.train.precision not in ("float32", "bfloat16"):
         raise ValueError(f"precision must be 'float32' or 'bfloat16', got {cfg.train.precision!r}")
     if cfg.train.augment_obs not in ("auto", True, False):

@@ -28,11 +28,18 @@ class MetaEpisodeReplay:
     in :mod:`mamba_agent.data.batch`), bounded by ``capacity`` env steps."""
 
     def __init__(
-        self, capacity: int, dreamer_vanilla: bool = False, window_length: int = 64
+        self,
+        capacity: int,
+        dreamer_vanilla: bool = False,
+        window_length: int = 64,
+        recency: float = 0.0,
     ) -> None:
+        if not 0.0 <= recency <= 1.0:
+            raise ValueError(f"recency must be in [0, 1], got {recency}")
         self.capacity = capacity
         self.dreamer_vanilla = dreamer_vanilla
         self.window_length = window_length
+        self.recency = recency
         self.episodes: deque[dict[str, np.ndarray]] = deque()
         self.num_steps = 0
 
@@ -58,7 +65,8 @@ class MetaEpisodeReplay:
         MAMBA mode: B meta-episodes, each from row 0, cut to the shortest sampled one and to the
         first ``horizon`` rows. Dreamer-Vanilla: B windows of ``window_length`` rows starting
         anywhere (episodes drawn in proportion to their length), with ``is_first`` set at the window
-        start so the latent is re-initialised there.
+        start so the latent is re-initialised there. With ``recency`` > 0 (MAMBA mode), that share
+        of the B meta-episodes is drawn with a preference for the newest ones.
         """
         assert len(self.episodes) > 0, "replay is empty"
         n = len(self.episodes)
@@ -76,11 +84,25 @@ class MetaEpisodeReplay:
             batch["is_first"] = batch["is_first"].copy()
             batch["is_first"][:, 0] = True
             return batch
-        idx = rng.integers(0, n, size=batch_size)
+        idx = self._meta_episode_indices(batch_size, n, rng)
         T = min(len(self.episodes[i]["obs"]) for i in idx)
         if horizon is not None:
             T = max(2, min(T, horizon))
         return {k: np.stack([self.episodes[i][k][:T] for i in idx]) for k in EPISODE_KEYS}
+
+    def _meta_episode_indices(
+        self, batch_size: int, n: int, rng: np.random.Generator
+    ) -> np.ndarray:
+        """Indices of the sampled meta-episodes: uniform, except a share ``recency`` of the batch
+        (rounded to the nearest whole sequence) drawn with probability proportional to
+        ``1 / (age + 1)``, age 0 being the newest meta-episode."""
+        n_recent = int(round(self.recency * batch_size))
+        idx = rng.integers(0, n, size=batch_size - n_recent)
+        if n_recent == 0:
+            return idx
+        weights = 1.0 / np.arange(n, 0, -1, dtype=np.float64)  # oldest first: 1/n ... 1/1
+        recent = rng.choice(n, size=n_recent, p=weights / weights.sum())
+        return np.concatenate([idx, recent])
 
     def max_length(self) -> int:
         """Longest stored meta-episode in rows (0 when empty)."""

@@ -48,6 +48,8 @@ def test_config_overrides_and_presets():
         tiny(no_such_field=1)
     with pytest.raises(ValueError, match="preset"):
         make_config("nope")
+    with pytest.raises(ValueError, match="replay_recency"):
+        make_config("tiny", replay_recency=1.5)
     assert preset_for_env("meta_envs/PointRobot-v0") == "point_robot"
     assert preset_for_env("meta_envs/RoomsN-v0", cpu=True) == "rooms_cpu"
     assert preset_for_env("CartPole-v1") == "default"

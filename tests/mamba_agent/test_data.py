@@ -6,6 +6,7 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
+import pytest
 import torch
 
 from mamba_agent.data.batch import Batch
@@ -93,6 +94,39 @@ def test_replay_samples_whole_meta_episodes_from_start():
     for ep in list(replay.episodes):
         small.add(ep)
     assert len(small) == 2 and small.num_steps == 20 and small.episodes[0]["obs"][0, 0] == 100
+
+
+def _numbered_episode(k: int, L: int = 4) -> dict[str, np.ndarray]:
+    return {
+        "obs": np.full((L + 1, 1), k, np.float32),
+        "prev_action": np.zeros((L + 1, 1), np.float32),
+        "reward": np.zeros(L + 1, np.float32),
+        "is_first": np.arange(L + 1) == 0,
+        "is_terminal": np.zeros(L + 1, bool),
+    }
+
+
+def test_replay_recency_prefers_the_newest_meta_episodes():
+    n, draws = 50, 400
+    uniform = MetaEpisodeReplay(capacity=10_000)
+    recent = MetaEpisodeReplay(capacity=10_000, recency=0.5)
+    for k in range(n):
+        uniform.add(_numbered_episode(k))
+        recent.add(_numbered_episode(k))
+    rng = np.random.default_rng(0)
+    u = np.concatenate([uniform.sample(16, rng)["obs"][:, 0, 0] for _ in range(draws)])
+    r = np.concatenate([recent.sample(16, rng)["obs"][:, 0, 0] for _ in range(draws)])
+    newest = n - 1
+    # uniform: the newest is drawn ~1/50 of the time; half the batch at 1/(age+1) adds
+    # 0.5 / H(50) ~ 11 % of draws for the newest alone
+    assert abs(np.mean(u == newest) - 1 / n) < 0.01
+    assert 0.10 < np.mean(r == newest) < 0.15
+    assert np.mean(r == 0) > 0  # the oldest can still be drawn
+    # the uniform half of the batch comes first and covers the whole replay
+    halves = np.stack([recent.sample(16, rng)["obs"][:, 0, 0] for _ in range(draws)])
+    assert halves[:, :8].mean() < halves[:, 8:].mean()
+    with pytest.raises(ValueError, match="recency"):
+        MetaEpisodeReplay(capacity=10, recency=1.5)
 
 
 def test_dreamer_vanilla_windows_start_anywhere_and_reinitialise():
