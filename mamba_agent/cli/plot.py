@@ -131,12 +131,13 @@ def plot_runs(runs: list[RunDir], out: Path, title: str | None = None) -> Path:
             ax.set_ylabel("normalised score" if normalized else "evaluation return")
             ax.set_title(env, fontsize=9)
             ax.grid(alpha=0.3)
-        row_axes[0].legend(fontsize=7)
+        # beside the row, not over a curve (method labels with their --set overrides are long)
+        row_axes[-1].legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     if title:
         fig.suptitle(title)
     fig.tight_layout()
     out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out, dpi=110)
+    fig.savefig(out, dpi=110, bbox_inches="tight")
     plt.close(fig)
     return out
 
