@@ -65,14 +65,15 @@ class MetaEpisodeReplay:
         MAMBA mode: B meta-episodes, each from row 0, cut to the shortest sampled one and to the
         first ``horizon`` rows. Dreamer-Vanilla: B windows of ``window_length`` rows starting
         anywhere (episodes drawn in proportion to their length), with ``is_first`` set at the window
-        start so the latent is re-initialised there. With ``recency`` > 0 (MAMBA mode), that share
-        of the B meta-episodes is drawn with a preference for the newest ones.
+        start so the latent is re-initialised there. With ``recency`` > 0, that share of the B
+        meta-episodes (windows: of the meta-episodes they are cut from) is drawn with a preference
+        for the newest ones.
         """
         assert len(self.episodes) > 0, "replay is empty"
         n = len(self.episodes)
         if self.dreamer_vanilla:
             lengths = np.array([len(e["obs"]) for e in self.episodes], dtype=np.float64)
-            idx = rng.choice(n, size=batch_size, p=lengths / lengths.sum())
+            idx = self._meta_episode_indices(batch_size, n, rng, p=lengths / lengths.sum())
             T = int(min(self.window_length, min(lengths[i] for i in idx)))
             out = {k: [] for k in EPISODE_KEYS}
             for i in idx:
@@ -91,13 +92,16 @@ class MetaEpisodeReplay:
         return {k: np.stack([self.episodes[i][k][:T] for i in idx]) for k in EPISODE_KEYS}
 
     def _meta_episode_indices(
-        self, batch_size: int, n: int, rng: np.random.Generator
+        self, batch_size: int, n: int, rng: np.random.Generator, p: np.ndarray | None = None
     ) -> np.ndarray:
-        """Indices of the sampled meta-episodes: uniform, except a share ``recency`` of the batch
-        (rounded to the nearest whole sequence) drawn with probability proportional to
-        ``1 / (age + 1)``, age 0 being the newest meta-episode."""
+        """Indices of the sampled meta-episodes: uniform (or by ``p``), except a share ``recency``
+        of the batch (rounded to the nearest whole sequence) drawn with probability proportional
+        to ``1 / (age + 1)``, age 0 being the newest meta-episode."""
         n_recent = int(round(self.recency * batch_size))
-        idx = rng.integers(0, n, size=batch_size - n_recent)
+        if p is None:
+            idx = rng.integers(0, n, size=batch_size - n_recent)
+        else:
+            idx = rng.choice(n, size=batch_size - n_recent, p=p)
         if n_recent == 0:
             return idx
         weights = 1.0 / np.arange(n, 0, -1, dtype=np.float64)  # oldest first: 1/n ... 1/1

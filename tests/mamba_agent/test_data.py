@@ -125,6 +125,12 @@ def test_replay_recency_prefers_the_newest_meta_episodes():
     # the uniform half of the batch comes first and covers the whole replay
     halves = np.stack([recent.sample(16, rng)["obs"][:, 0, 0] for _ in range(draws)])
     assert halves[:, :8].mean() < halves[:, 8:].mean()
+    # Dreamer-Vanilla windows: the same share, of the meta-episodes the windows are cut from
+    windows = MetaEpisodeReplay(capacity=10_000, dreamer_vanilla=True, window_length=2, recency=0.5)
+    for k in range(n):
+        windows.add(_numbered_episode(k))
+    w = np.concatenate([windows.sample(16, rng)["obs"][:, 0, 0] for _ in range(draws)])
+    assert 0.10 < np.mean(w == newest) < 0.15
     with pytest.raises(ValueError, match="recency"):
         MetaEpisodeReplay(capacity=10, recency=1.5)
 
