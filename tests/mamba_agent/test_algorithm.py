@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import glob
 import os
 
@@ -67,19 +68,28 @@ def test_config_overrides_and_presets():
         "tiny",
     ):
         make_config(name)
+    # the departures from the paper stay out of the paper-scale presets
+    for name in ("default", "point_robot", "point_robot_wind", "escape_room", "rooms", "reacher"):
+        cfg = make_config(name)
+        assert cfg.behavior.ac_eps == 1e-5 and cfg.replay.replay_recency == 0.0
+        assert not cfg.world_model.reward_from_deter and cfg.world_model.gru_chrono == 0
+    pr_cpu = make_config("point_robot_cpu")
+    assert pr_cpu.world_model.reward_from_deter and pr_cpu.world_model.gru_chrono == 300
 
 
 @pytest.mark.parametrize("env_id", sorted(ENV_PRESETS))
 def test_auto_preset_on_cpu_is_a_cpu_variant_for_every_known_env(env_id):
     """preset="auto" on the CPU gives every env of ENV_PRESETS its ``<env>_cpu`` preset: the
-    ``cpu`` sizes, the env's own imagination horizon, and a horizon schedule exactly where the
-    paper-scale preset has one (scaled down for CPU budgets)."""
+    ``cpu`` sizes, the env's own imagination horizon, a horizon schedule exactly where the
+    paper-scale preset has one (scaled down for CPU budgets), and possibly the memory settings."""
     paper = ENV_PRESETS[env_id]
     assert preset_for_env(env_id) == paper
     name = preset_for_env(env_id, cpu=True)
     assert name == f"{paper}_cpu"
     cpu, paper_cfg, cfg = make_config("cpu"), make_config(paper), make_config(name)
-    assert cfg.world_model == cpu.world_model  # the cpu networks and learning rates
+    # the cpu networks and learning rates (the memory settings aside: Point Robot's so far)
+    memory = {"reward_from_deter": False, "gru_chrono": 0}
+    assert dataclasses.replace(cfg.world_model, **memory) == cpu.world_model
     assert cfg.train == cpu.train and cfg.replay.batch_size == cpu.replay.batch_size
     assert cfg.behavior.imag_horizon == paper_cfg.behavior.imag_horizon
     assert cfg.behavior.imag_starts == cpu.behavior.imag_starts
