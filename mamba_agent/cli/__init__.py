@@ -247,7 +247,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="run directories (or folders holding run directories)",
     )
     p.add_argument("--out", type=Path, required=True, help="image file (.png, .pdf, .svg)")
-    p.add_argument("--title", default=None)
+    p.add_argument("--title", default=None, help="a title above the panels (default: none)")
 
     w = sub.add_parser(
         "sweep",
@@ -266,10 +266,17 @@ def build_parser() -> argparse.ArgumentParser:
         "  mamba-agent sweep-report sweeps/main --out sweeps/main/results.md\n",
         formatter_class=fmt,
     )
-    w.add_argument("--envs", nargs="+", required=True, metavar="ID")
-    w.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="S")
+    w.add_argument("--envs", nargs="+", required=True, metavar="ID", help="env ids to train on")
     w.add_argument(
-        "--methods", nargs="+", default=["mamba"], choices=["mamba", "dreamer_vanilla", "rl2"]
+        "--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="S", help="seeds (default 0 1 2)"
+    )
+    w.add_argument(
+        "--methods",
+        nargs="+",
+        default=["mamba"],
+        choices=["mamba", "dreamer_vanilla", "rl2"],
+        help="mamba, dreamer_vanilla (the one-option ablation) and/or rl2 (sb3-contrib's "
+        "RecurrentPPO; default mamba)",
     )
     w.add_argument(
         "--preset",
@@ -332,7 +339,7 @@ def build_parser() -> argparse.ArgumentParser:
         "env steps and wall time at which it first reached --threshold) and one "
         "curve figure per env (every method as mean and band) beside it.",
     )
-    rp.add_argument("sweep_dir", type=Path, metavar="DIR")
+    rp.add_argument("sweep_dir", type=Path, metavar="DIR", help="the --out folder of a sweep")
     rp.add_argument("--out", type=Path, required=True, help="the Markdown file to write")
     rp.add_argument(
         "--threshold",
@@ -354,9 +361,20 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="budget in env steps (default: the budget stated in the README)",
     )
-    d.add_argument("--seed", type=int, default=0)
-    d.add_argument("--run-dir", type=Path, default=Path("runs/demo"))
-    d.add_argument("--threads", type=int, default=None)
+    d.add_argument("--seed", type=int, default=0, help="seed of everything (default 0)")
+    d.add_argument(
+        "--run-dir",
+        type=Path,
+        default=Path("runs/demo"),
+        help="the demo's run directory (default runs/demo); running the command again continues "
+        "an interrupted demo there, delete it to start over",
+    )
+    d.add_argument(
+        "--threads",
+        type=int,
+        default=None,
+        help="torch CPU threads (default: torch's, the number of cores)",
+    )
     return parser
 
 

@@ -332,6 +332,22 @@ def test_every_command_has_complete_help(capsys):
     assert all(c in out for c in ("train", "eval", "render", "plot", "demo"))
 
 
+def test_every_option_of_every_command_has_a_help_text():
+    import argparse
+
+    from mamba_agent.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    missing = [
+        f"{name} {action.option_strings or action.dest}"
+        for name, command in sub.choices.items()
+        for action in command._actions
+        if not action.help
+    ]
+    assert not missing
+
+
 def test_console_script_is_installed():
     result = subprocess.run(
         [str(Path(sys.executable).with_name("mamba-agent")), "--version"],
