@@ -231,6 +231,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     r.add_argument("--fps", type=int, default=30, help="frames per second (default 30)")
     r.add_argument("--every", type=int, default=1, help="keep every k-th frame (default 1)")
+    r.add_argument(
+        "--still",
+        type=Path,
+        default=None,
+        metavar="PNG",
+        help="also write the last frame (the whole trail of the last meta-episode) as an image",
+    )
 
     p = sub.add_parser(
         "plot",

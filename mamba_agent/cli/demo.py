@@ -49,6 +49,7 @@ def demo_command(args: argparse.Namespace) -> None:
             seed=None,
             fps=30,
             every=1,
+            still=None,
             env=None,
             env_kwargs=None,
             device="cpu",

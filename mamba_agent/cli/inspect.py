@@ -110,11 +110,16 @@ def caption(frame: np.ndarray, text: str) -> np.ndarray:
     band = max(18, h // 16)
     image = Image.new("RGB", (w, h + band), (255, 255, 255))
     image.paste(Image.fromarray(np.ascontiguousarray(frame[..., :3])), (0, 0))
+    draw = ImageDraw.Draw(image)
     try:
-        font = ImageFont.load_default(size=max(10, band - 6))
+        size = max(8, band - 6)
+        font = ImageFont.load_default(size=size)
+        while size > 8 and draw.textlength(text, font=font) > w - 8:  # fit the width
+            size -= 1
+            font = ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1: one fixed-size font
         font = ImageFont.load_default()
-    ImageDraw.Draw(image).text((4, h + 2), text, fill=(0, 0, 0), font=font)
+    draw.text((4, h + 2), text, fill=(0, 0, 0), font=font)
     return np.asarray(image)
 
 
@@ -184,6 +189,10 @@ def render_command(args: argparse.Namespace) -> None:
         imageio.mimwrite(args.out, frames, fps=args.fps, macro_block_size=1)
     else:
         imageio.mimwrite(args.out, frames, duration=1000 / args.fps, loop=0)
+    if args.still is not None:
+        args.still.parent.mkdir(parents=True, exist_ok=True)
+        imageio.imwrite(args.still, frames[-1])
+        print(f"wrote {args.still}")
     for k, s in enumerate(subs):
         print(
             f"meta-episode {k + 1}: sub-episode returns "

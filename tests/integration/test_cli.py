@@ -298,9 +298,28 @@ def test_eval_render_and_plot_commands(reference_run, tmp_path, capsys):
     assert "explorer" in out and "oracle" in out and "sub-ep. 2" in out and "MAMBA" in out
     assert main(["eval", str(reference_run / "model.zip"), "--episodes", "2", "--seed", "5"]) == 0
 
-    video = tmp_path / "agent.mp4"
-    assert main(["render", str(reference_run), "--out", str(video), "--episodes", "2"]) == 0
+    video, still = tmp_path / "agent.mp4", tmp_path / "still.png"
+    assert (
+        main(
+            [
+                "render",
+                str(reference_run),
+                "--out",
+                str(video),
+                "--episodes",
+                "2",
+                "--still",
+                str(still),
+            ]
+        )
+        == 0
+    )
     frames = imageio.mimread(video, memtest=False)
+    last = imageio.imread(still)[..., :3].astype(float)  # the uncropped last frame, lossless
+    fh, fw = frames[-1].shape[:2]
+    assert last.shape[0] - fh in (0, 1) and last.shape[1] - fw in (0, 1)  # mp4: even sizes
+    to_last = np.abs(last[:fh, :fw] - frames[-1][..., :3]).mean()
+    assert to_last < 8 and to_last < np.abs(last[:fh, :fw] - frames[-21][..., :3]).mean()
     assert len(frames) == 2 * (20 + 1)  # every step of both meta-episodes, plus each reset
     assert len({f.shape for f in frames}) == 1
     import gymnasium as gym
