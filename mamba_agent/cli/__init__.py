@@ -340,13 +340,20 @@ def build_parser() -> argparse.ArgumentParser:
 
     rp = sub.add_parser(
         "sweep-report",
-        help="the results table and curves of a sweep",
+        help="the results table and curves of a sweep (or of any run directories)",
         description="Writes a Markdown table (mean ± std over seeds of the final evaluation: "
         "return, normalised score, per sub-episode, env steps, wall time; then every run, with the "
         "env steps and wall time at which it first reached --threshold) and one "
         "curve figure per env (every method as mean and band) beside it.",
     )
-    rp.add_argument("sweep_dir", type=Path, metavar="DIR", help="the --out folder of a sweep")
+    rp.add_argument(
+        "sweep_dirs",
+        type=Path,
+        nargs="+",
+        metavar="DIR",
+        help="the --out folder of a sweep, or any folders or run directories (every run below "
+        "them is reported)",
+    )
     rp.add_argument("--out", type=Path, required=True, help="the Markdown file to write")
     rp.add_argument(
         "--threshold",

@@ -243,7 +243,8 @@ def report_command(args: argparse.Namespace) -> None:
 
     from mamba_agent.cli.plot import find_runs, plot_runs
 
-    runs = find_runs([args.sweep_dir])
+    runs = find_runs(args.sweep_dirs)
+    where = " ".join(str(d) for d in args.sweep_dirs)
     groups: dict[tuple[str, str], list[tuple[RunDir, dict, dict]]] = defaultdict(list)
     by_env: dict[str, list[RunDir]] = defaultdict(list)
     for run in runs:
@@ -256,11 +257,11 @@ def report_command(args: argparse.Namespace) -> None:
         groups[(env, manifest.get("method", "mamba"))].append((run, manifest, rows[-1]))
         by_env[env].append(run)
     if not groups:
-        raise RunError(f"no evaluated runs under {args.sweep_dir}")
+        raise RunError(f"no evaluated runs under {where}")
     out: Path = args.out
     out.parent.mkdir(parents=True, exist_ok=True)
     lines = [
-        f"# Sweep results: {args.sweep_dir}",
+        f"# Results: {where}",
         "",
         "Final evaluation of each run (its last eval.csv row: the deterministic actor on the "
         "fixed evaluation tasks); mean ± std over seeds. Normalised score: 0 = random policy, "

@@ -48,3 +48,13 @@ def test_report_table(tmp_path: Path) -> None:
     assert "| 2000 steps, 2.0 min |" in text  # seed 0 first reached 0.85 at its second evaluation
     assert "| never |" in text  # seed 1 never did
     assert (tmp_path / "report" / "PointRobot-v0.png").is_file()
+
+
+def test_report_of_run_directories_named_one_by_one(tmp_path: Path) -> None:
+    make_run(tmp_path / "a", 0, [0.5, 0.9])
+    make_run(tmp_path / "b" / "c", 1, [0.7])
+    out = tmp_path / "results.md"
+    main(["sweep-report", str(tmp_path / "a"), str(tmp_path / "b"), "--out", str(out)])
+    text = out.read_text()
+    assert f"| {ENV} | mamba | 2 | 80.00 ± 10.00 | 0.800 ± 0.100 |" in text
+    assert main(["sweep-report", str(tmp_path / "nothing"), "--out", str(out)]) == 2
