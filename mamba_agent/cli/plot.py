@@ -11,7 +11,7 @@ import numpy as np
 
 from mamba_agent.cli.run_dir import RunDir, RunError
 
-__all__ = ["find_runs", "plot_runs", "plot_command", "curve_band"]
+__all__ = ["find_runs", "plot_runs", "plot_command", "curve_band", "differences_from_preset"]
 
 _REFERENCE_STYLE = {"random": ":", "explorer": "--", "oracle": "-."}
 
@@ -45,11 +45,50 @@ def curve_band(
     return grid, ys.mean(0), ys.min(0), ys.max(0)
 
 
-def _label(manifest: dict[str, Any]) -> str:
+def _plain(value: Any) -> Any:
+    return [_plain(v) for v in value] if isinstance(value, (list, tuple)) else value
+
+
+def differences_from_preset(run: RunDir, preset: str) -> dict[str, Any] | None:
+    """The fields of the run's ``config.toml`` whose values differ from ``preset`` as this version
+    of the package defines it (a field the file lacks counts as its default); None when the run
+    has no readable MAMBA config or the preset is unknown here. Two runs with the same configuration get the same differences, whether their
+    settings came from the preset or from ``--set``."""
+    import tomllib
+
+    from mamba_agent.config import MAMBAConfig, config_to_dict, make_config
+
+    try:
+        with run.config_path.open("rb") as f:
+            config = tomllib.load(f)
+        reference = config_to_dict(make_config(preset))
+    except (OSError, ValueError, tomllib.TOMLDecodeError):
+        return None
+    if "rl2" in config:
+        return None
+    # a field the run's config lacks was added to the package later, with a default that keeps
+    # the behaviour from before it: the run had that default
+    defaults = config_to_dict(MAMBAConfig())
+    diff = {}
+    for section, fields in reference.items():
+        for key, value in fields.items():
+            used = config.get(section, {}).get(key, defaults[section][key])
+            if _plain(used) != _plain(value):
+                diff[key] = used
+    for section, fields in config.items():  # fields this version no longer has
+        diff.update({k: v for k, v in fields.items() if k not in reference.get(section, {})})
+    return diff
+
+
+def _label(run: RunDir, manifest: dict[str, Any]) -> str:
+    """Method, preset and settings of a run: the fields where its config differs from the preset
+    (else, for runs without a config file, its ``--set`` overrides)."""
     method = manifest.get("method", "mamba")
     preset = manifest.get("preset_resolved") or manifest.get("preset", "")
-    overrides = manifest.get("overrides") or {}
-    extra = " ".join(f"{k}={v}" for k, v in overrides.items())
+    settings = differences_from_preset(run, preset) if preset else None
+    if settings is None:
+        settings = manifest.get("overrides") or {}
+    extra = " ".join(f"{k}={v}" for k, v in settings.items())
     return " ".join(p for p in (method, preset, extra) if p)
 
 
@@ -74,7 +113,7 @@ def plot_runs(runs: list[RunDir], out: Path, title: str | None = None) -> Path:
         kwargs = manifest.get("env_kwargs") or {}
         if kwargs:
             env += " " + ",".join(f"{k}={v}" for k, v in kwargs.items())
-        groups[env][_label(manifest)].append((manifest, rows))
+        groups[env][_label(run, manifest)].append((manifest, rows))
     if not groups:
         raise RunError("no evaluations to plot (the runs have no eval.csv rows yet)")
     has_score = any(
