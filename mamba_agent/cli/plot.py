@@ -54,7 +54,10 @@ def differences_from_preset(run: RunDir, preset: str) -> dict[str, Any] | None:
     of the package defines it (a field the file lacks counts as its default); None when the run
     has no readable MAMBA config or the preset is unknown here. Two runs with the same configuration get the same differences, whether their
     settings came from the preset or from ``--set``."""
-    import tomllib
+    try:
+        import tomllib
+    except ModuleNotFoundError:  # Python 3.10
+        import tomli as tomllib
 
     from mamba_agent.config import MAMBAConfig, config_to_dict, make_config
 
