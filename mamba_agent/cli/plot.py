@@ -11,7 +11,14 @@ import numpy as np
 
 from mamba_agent.cli.run_dir import RunDir, RunError
 
-__all__ = ["find_runs", "plot_runs", "plot_command", "curve_band", "differences_from_preset"]
+__all__ = [
+    "find_runs",
+    "plot_runs",
+    "plot_command",
+    "curve_band",
+    "differences_from_preset",
+    "run_label",
+]
 
 _REFERENCE_STYLE = {"random": ":", "explorer": "--", "oracle": "-."}
 
@@ -52,8 +59,9 @@ def _plain(value: Any) -> Any:
 def differences_from_preset(run: RunDir, preset: str) -> dict[str, Any] | None:
     """The fields of the run's ``config.toml`` whose values differ from ``preset`` as this version
     of the package defines it (a field the file lacks counts as its default); None when the run
-    has no readable MAMBA config or the preset is unknown here. Two runs with the same configuration get the same differences, whether their
-    settings came from the preset or from ``--set``."""
+    has no readable MAMBA config or the preset is unknown here. Two runs with the same
+    configuration get the same differences, whether their settings came from the preset or from
+    ``--set``."""
     try:
         import tomllib
     except ModuleNotFoundError:  # Python 3.10
@@ -83,8 +91,9 @@ def differences_from_preset(run: RunDir, preset: str) -> dict[str, Any] | None:
     return diff
 
 
-def _label(run: RunDir, manifest: dict[str, Any]) -> str:
-    """Method, preset and settings of a run: the fields where its config differs from the preset
+def run_label(run: RunDir, manifest: dict[str, Any]) -> str:
+    """Method, preset and settings of a run (the curve label of ``plot``, the table row of
+    ``sweep-report``): the fields where its config differs from the preset
     (else, for runs without a config file, its ``--set`` overrides)."""
     method = manifest.get("method", "mamba")
     preset = manifest.get("preset_resolved") or manifest.get("preset", "")
@@ -116,7 +125,7 @@ def plot_runs(runs: list[RunDir], out: Path, title: str | None = None) -> Path:
         kwargs = manifest.get("env_kwargs") or {}
         if kwargs:
             env += " " + ",".join(f"{k}={v}" for k, v in kwargs.items())
-        groups[env][_label(run, manifest)].append((manifest, rows))
+        groups[env][run_label(run, manifest)].append((manifest, rows))
     if not groups:
         raise RunError("no evaluations to plot (the runs have no eval.csv rows yet)")
     has_score = any(

@@ -241,7 +241,7 @@ def report_command(args: argparse.Namespace) -> None:
     """Write the results table and curves (see the sub-command's help)."""
     from collections import defaultdict
 
-    from mamba_agent.cli.plot import find_runs, plot_runs
+    from mamba_agent.cli.plot import find_runs, plot_runs, run_label
 
     runs = find_runs(args.sweep_dirs)
     where = " ".join(str(d) for d in args.sweep_dirs)
@@ -254,7 +254,7 @@ def report_command(args: argparse.Namespace) -> None:
             continue
         env = manifest["env_id"]
         manifest["first_reaching"] = first_reaching(rows, args.threshold)
-        groups[(env, manifest.get("method", "mamba"))].append((run, manifest, rows[-1]))
+        groups[(env, run_label(run, manifest))].append((run, manifest, rows[-1]))
         by_env[env].append(run)
     if not groups:
         raise RunError(f"no evaluated runs under {where}")
@@ -267,13 +267,13 @@ def report_command(args: argparse.Namespace) -> None:
         "fixed evaluation tasks); mean ± std over seeds. Normalised score: 0 = random policy, "
         "1 = the env's explorer.",
         "",
-        "| env | method | seeds | return | normalised score | per sub-episode | env steps | "
+        "| env | method and settings | seeds | return | normalised score | per sub-episode | env steps | "
         "wall time (min) |",
         "|---|---|---|---|---|---|---|---|",
     ]
     details = ["", "## Every run", "", f"First ≥ {args.threshold:g}: the env steps and wall time "
                f"of the first evaluation with a normalised score of at least {args.threshold:g}.",
-               "", "| env | method | seed | return | normalised | per sub-episode | env steps | "
+               "", "| env | method and settings | seed | return | normalised | per sub-episode | env steps | "
                f"wall time (min) | first ≥ {args.threshold:g} | run |",
                "|---|---|---|---|---|---|---|---|---|---|"]  # fmt: skip
     for (env, method), entries in sorted(groups.items()):

@@ -98,7 +98,8 @@ def test_local_sweep_kill_9_rerun_and_report(tmp_path):
     subprocess.run([sys.executable, "-m", "mamba_agent", "sweep-report", str(out), "--out",
                     str(report)], env=env(), check=True, timeout=120)  # fmt: skip
     text = report.read_text()
-    assert f"| {ENV} | mamba | 2 |" in text and "mamba/PointRobot-v0/seed1" in text
+    assert f"| {ENV} | mamba tiny train_ratio=0.5 | 2 |" in text  # method and settings
+    assert "mamba/PointRobot-v0/seed1" in text
     assert (tmp_path / "report" / "PointRobot-v0.png").is_file()
 
 

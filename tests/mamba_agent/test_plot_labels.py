@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from mamba_agent.cli.plot import _label, differences_from_preset
+from mamba_agent.cli.plot import differences_from_preset, run_label
 from mamba_agent.cli.run_dir import RunDir
 from mamba_agent.config import config_to_dict, make_config
 
@@ -29,14 +29,16 @@ def test_overrides_equal_to_the_preset_are_the_preset(tmp_path: Path) -> None:
     spelled_out = make_run(tmp_path / "b", config, {"gru_chrono": 300, "replay_recency": 0.5})
     assert differences_from_preset(plain, PRESET) == {}
     assert differences_from_preset(spelled_out, PRESET) == {}
-    assert _label(plain, plain.read_manifest()) == _label(spelled_out, spelled_out.read_manifest())
-    assert _label(plain, plain.read_manifest()) == f"mamba {PRESET}"
+    assert run_label(plain, plain.read_manifest()) == run_label(
+        spelled_out, spelled_out.read_manifest()
+    )
+    assert run_label(plain, plain.read_manifest()) == f"mamba {PRESET}"
 
 
 def test_a_changed_field_is_named(tmp_path: Path) -> None:
     run = make_run(tmp_path / "a", config_to_dict(make_config(PRESET, imag_horizon=10)), {})
     assert differences_from_preset(run, PRESET) == {"imag_horizon": 10}
-    assert _label(run, run.read_manifest()) == f"mamba {PRESET} imag_horizon=10"
+    assert run_label(run, run.read_manifest()) == f"mamba {PRESET} imag_horizon=10"
 
 
 def test_a_field_missing_from_an_older_run_counts_as_its_default(tmp_path: Path) -> None:
@@ -49,4 +51,4 @@ def test_a_field_missing_from_an_older_run_counts_as_its_default(tmp_path: Path)
 def test_without_a_config_file_the_overrides_label_the_run(tmp_path: Path) -> None:
     run = make_run(tmp_path / "a", None, {"entropy": 0.003})
     assert differences_from_preset(run, PRESET) is None
-    assert _label(run, run.read_manifest()) == f"mamba {PRESET} entropy=0.003"
+    assert run_label(run, run.read_manifest()) == f"mamba {PRESET} entropy=0.003"
