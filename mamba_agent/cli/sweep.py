@@ -182,7 +182,8 @@ def sweep_command(args: argparse.Namespace) -> None:
         if address:
             ray.init(address=address, **init)
         else:
-            ray.init(num_cpus=os.cpu_count(), **init)
+            # "local": a new Ray for this sweep, even where one started by `ray start` runs
+            ray.init(address="local", num_cpus=os.cpu_count(), **init)
         try:
             task = ray.remote(num_cpus=args.cpus_per_run, max_retries=3)(run_trial)
             pending = {

@@ -333,7 +333,8 @@ def start_run(settings: TrainSettings, run_dir: Path) -> Path:
     )
     run.write_config(
         config,
-        f"MAMBA configuration of this run: preset {model.preset!r} + overrides "
+        f"{'MAMBA' if isinstance(model, MAMBA) else 'RL² (RecurrentPPO)'} configuration of this "
+        f"run: preset {model.preset!r} + overrides "
         f"{settings.overrides or {}}\nenv {env_id} {settings.env_kwargs or ''}, seed "
         f"{settings.seed}. Written once by `mamba-agent train`; the checkpoint holds the same.",
     )
