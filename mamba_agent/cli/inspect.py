@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -102,23 +103,31 @@ def eval_command(args: argparse.Namespace) -> None:
         )
 
 
+@functools.lru_cache(maxsize=16)
+def _caption_font(size: int) -> Any:
+    """Pillow's default font at ``size`` (loaded once per size; every frame has a caption)."""
+    from PIL import ImageFont
+
+    try:
+        return ImageFont.load_default(size=size)
+    except TypeError:  # Pillow < 10.1: one fixed-size font
+        return ImageFont.load_default()
+
+
 def caption(frame: np.ndarray, text: str) -> np.ndarray:
     """``frame`` (H, W, 3) with a band of ``text`` below it."""
-    from PIL import Image, ImageDraw, ImageFont
+    from PIL import Image, ImageDraw
 
     h, w = frame.shape[:2]
     band = max(18, h // 16)
     image = Image.new("RGB", (w, h + band), (255, 255, 255))
     image.paste(Image.fromarray(np.ascontiguousarray(frame[..., :3])), (0, 0))
     draw = ImageDraw.Draw(image)
-    try:
-        size = max(8, band - 6)
-        font = ImageFont.load_default(size=size)
-        while size > 8 and draw.textlength(text, font=font) > w - 8:  # fit the width
-            size -= 1
-            font = ImageFont.load_default(size=size)
-    except TypeError:  # Pillow < 10.1: one fixed-size font
-        font = ImageFont.load_default()
+    size = max(8, band - 6)
+    font = _caption_font(size)
+    width = draw.textlength(text, font=font)
+    if width > w - 8:  # fit the width (a text's width grows with the font size)
+        font = _caption_font(max(8, int(size * (w - 8) / width)))
     draw.text((4, h + 2), text, fill=(0, 0, 0), font=font)
     return np.asarray(image)
 
