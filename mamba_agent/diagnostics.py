@@ -13,7 +13,10 @@ meta-episodes with the agent's own (deterministic) policy and records at every s
 Summed per sub-episode, a model that remembers has prior-predicted rewards close to the real ones in
 sub-episodes 2 and later; a model that does not predicts them only once the observation (which
 carries the previous reward) shows them. ``python -m mamba_agent.diagnostics RUN_DIR_OR_MODEL``
-prints the table.
+prints the table; ``--per-task`` adds one row per meta-episode, sorted by task (the env's ``task``
+attribute where it has one): which tasks the agent solves, and in which sub-episode it first finds
+the reward, shows where its exploration fails (for instance the goals of one end of Point Robot's
+half-circle).
 """
 
 from __future__ import annotations
@@ -46,11 +49,37 @@ class RewardTrace:
     """Critic values of the posterior states."""
     sub_episode: np.ndarray
     """Sub-episode index (0-based) of each step."""
+    tasks: list[Any] | None = None
+    """Each meta-episode's task, where the env has a ``task`` attribute (else ``None``)."""
+
+    def per_meta_episode(self) -> list[dict[str, Any]]:
+        """One row per meta-episode, in the order of the trace: its ``task`` (``None`` where
+        unknown), its ``return``, each sub-episode's return (``sub_returns``) and the step inside
+        each sub-episode of its first positive reward (``first_reward``, ``None`` where it had none:
+        step penalties are not a reward found)."""
+        n_sub = int(self.sub_episode.max()) + 1
+        rows = []
+        for i in range(self.real.shape[0]):
+            sub_returns, first_reward = [], []
+            for k in range(n_sub):
+                real = self.real[i][self.sub_episode[i] == k]
+                sub_returns.append(float(real.sum()))
+                hits = np.flatnonzero(real > 0)
+                first_reward.append(int(hits[0]) if hits.size else None)
+            rows.append(
+                {
+                    "task": None if self.tasks is None else self.tasks[i],
+                    "return": float(sum(sub_returns)),
+                    "sub_returns": sub_returns,
+                    "first_reward": first_reward,
+                }
+            )
+        return rows
 
     def per_sub_episode(self) -> list[dict[str, float]]:
         """Mean over meta-episodes of each sub-episode's summed real, prior- and posterior-predicted
         reward; the correlation of prior-predicted with real rewards inside it; and, at the first
-        rewarded step of each sub-episode that has one, the mean real and prior-predicted reward
+        rewarded step (positive reward) of each sub-episode that has one, the mean real and prior-predicted reward
         (``first_real``, ``first_prior``: a model that remembers where the reward is predicts it
         on arrival, not only once it has been seen); ``revisit_*`` the same over the meta-episodes
         (``revisits`` of them) already rewarded in an earlier sub-episode: the test of memory."""
@@ -62,12 +91,12 @@ class RewardTrace:
             post = np.where(mask, self.posterior, 0.0).sum(1)
             r, p = self.real[mask], self.prior[mask]
             corr = float(np.corrcoef(r, p)[0, 1]) if r.std() > 0 and p.std() > 0 else float("nan")
-            rewarded = np.where(mask, self.real, 0.0) != 0
+            rewarded = np.where(mask, self.real, 0.0) > 0
             has = rewarded.any(1)
             first = rewarded.argmax(1)[has]
             rows_with = np.flatnonzero(has)
             # ... and the same over meta-episodes that were rewarded in an earlier sub-episode
-            before = (np.where(self.sub_episode < k, self.real, 0.0) != 0).any(1)
+            before = (np.where(self.sub_episode < k, self.real, 0.0) > 0).any(1)
             again = before[rows_with]
             nan = float("nan")
             rows.append(
@@ -113,6 +142,7 @@ def trace_rewards(
     cols: dict[str, list[np.ndarray]] = {k: [] for k in ("real", "prior", "post", "value", "sub")}
     try:
         obs, _ = venv.reset(seed=seed)
+        tasks = _tasks_of(venv)
         embed = wm.encoder(torch.as_tensor(obs, device=dev, dtype=torch.float32))
         first = torch.ones(n, dtype=torch.bool, device=dev)
         zero_action = torch.zeros(n, wm.act_dim, device=dev)
@@ -149,7 +179,39 @@ def trace_rewards(
     finally:
         venv.close()
     stack = {k: np.stack(v, 1) for k, v in cols.items()}
-    return RewardTrace(stack["real"], stack["prior"], stack["post"], stack["value"], stack["sub"])
+    return RewardTrace(
+        stack["real"], stack["prior"], stack["post"], stack["value"], stack["sub"], tasks
+    )
+
+
+def _tasks_of(venv: Any) -> list[Any] | None:
+    """The sub-envs' tasks just after a reset: a native meta vector env's ``tasks`` list, else each
+    sub-env's ``task`` attribute; ``None`` for envs without tasks."""
+    tasks = getattr(venv.unwrapped, "tasks", None)
+    if tasks is None:
+        try:
+            tasks = venv.get_attr("task")
+        except (AttributeError, NotImplementedError):
+            return None
+    return [np.array(task, copy=True) if isinstance(task, np.ndarray) else task for task in tasks]
+
+
+def _format_task(task: Any) -> str:
+    if task is None:
+        return "-"
+    values = np.asarray(task)
+    if values.dtype.kind == "f":
+        return "(" + ", ".join(f"{v:.3f}" for v in values.ravel()) + ")"
+    if values.dtype.kind in "biu":
+        return "(" + ", ".join(str(v) for v in values.ravel()) + ")"
+    return str(task)
+
+
+def _task_key(task: Any) -> tuple:
+    values = np.asarray(task)
+    if values.dtype.kind in "biuf":
+        return (0, tuple(values.ravel().tolist()), "")
+    return (1, (), str(task))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -165,8 +227,16 @@ def main(argv: list[str] | None = None) -> None:
         "after it.",
     )
     parser.add_argument("path", help="run directory, model.zip or checkpoint.pt")
-    parser.add_argument("--episodes", type=int, default=20)
-    parser.add_argument("--seed", type=int, default=1_000_000)
+    parser.add_argument("--episodes", type=int, default=20, help="meta-episodes to run")
+    parser.add_argument(
+        "--seed", type=int, default=1_000_000, help="env i is reset with seed + i (evaluation's)"
+    )
+    parser.add_argument(
+        "--per-task",
+        action="store_true",
+        help="also print one row per meta-episode, sorted by task: its sub-episode returns and "
+        "the step of each sub-episode's first reward",
+    )
     args = parser.parse_args(argv)
     model, env_id, env_kwargs, _ = load_agent(Path(args.path))
     if not isinstance(model, MAMBA):
@@ -185,6 +255,26 @@ def main(argv: list[str] | None = None) -> None:
             f"{row['first_real']:10.3f} {row['first_prior']:11.3f} {row['revisits']:8d} "
             f"{row['revisit_real']:12.3f} {row['revisit_prior']:13.3f}"
         )
+    if args.per_task:
+        _print_per_task(trace)
+
+
+def _print_per_task(trace: RewardTrace) -> None:
+    rows = trace.per_meta_episode()
+    if trace.tasks is not None:
+        rows.sort(key=lambda row: _task_key(row["task"]))
+    n_sub = len(rows[0]["sub_returns"])
+    subs = " ".join(f"{f'sub {k + 1}':>7}" for k in range(n_sub))
+    firsts = " ".join(f"{f'first {k + 1}':>7}" for k in range(n_sub))
+    print()
+    print(
+        "per meta-episode, sorted by task (first k: step of sub-episode k's first positive reward)"
+    )
+    print(f"{'task':>24} {'return':>8} {subs} {firsts}")
+    for row in rows:
+        returns = " ".join(f"{r:7.1f}" for r in row["sub_returns"])
+        first = " ".join(f"{'-' if f is None else f:>7}" for f in row["first_reward"])
+        print(f"{_format_task(row['task']):>24} {row['return']:8.1f} {returns} {first}")
 
 
 if __name__ == "__main__":

@@ -59,3 +59,45 @@ def test_per_sub_episode_on_a_hand_made_trace() -> None:
     assert rows[1]["rewarded"] == 1.0 and rows[1]["first_prior"] == pytest.approx(0.35)
     # only the first meta-episode was rewarded before sub-episode 2: its arrival was predicted 0.5
     assert rows[1]["revisits"] == 1 and rows[1]["revisit_prior"] == 0.5
+
+
+def test_per_meta_episode_rows_on_a_hand_made_trace() -> None:
+    from mamba_agent.diagnostics import RewardTrace
+
+    sub = np.array([[0, 0, 0, 1, 1, 1]] * 2)
+    real = np.array([[0, 1, 1, 0, 0, 1], [0, 0, 0, 0, 0, 0]], float)
+    trace = RewardTrace(real, real, real, np.zeros_like(real), sub, tasks=["a", "b"])
+    rows = trace.per_meta_episode()
+    assert rows[0] == {
+        "task": "a",
+        "return": 3.0,
+        "sub_returns": [2.0, 1.0],
+        "first_reward": [1, 2],
+    }
+    assert rows[1]["first_reward"] == [None, None] and rows[1]["return"] == 0.0
+    assert RewardTrace(real, real, real, real, sub).per_meta_episode()[0]["task"] is None
+
+
+def test_trace_records_each_meta_episodes_task(model: MAMBA) -> None:
+    import gymnasium as gym
+
+    trace = trace_rewards(model, ENV, 3, seed=5)
+    assert trace.tasks is not None and len(trace.tasks) == 3
+    env = gym.make(ENV)
+    for i, task in enumerate(trace.tasks):
+        env.reset(seed=5 + i)
+        np.testing.assert_array_equal(task, env.unwrapped.task)
+    rows = trace.per_meta_episode()
+    np.testing.assert_allclose([r["return"] for r in rows], trace.real.sum(1), rtol=1e-6)
+
+
+def test_command_per_task_prints_a_row_per_meta_episode_sorted_by_task(
+    model: MAMBA, tmp_path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = model.save(tmp_path / "model.zip")
+    main([str(path), "--episodes", "4", "--per-task"])
+    out = capsys.readouterr().out
+    rows = out.split("sorted by task")[1].strip().splitlines()[2:]
+    assert len(rows) == 4
+    xs = [float(row.split(")")[0].strip().lstrip("(").split(",")[0]) for row in rows]
+    assert xs == sorted(xs)
