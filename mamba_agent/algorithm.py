@@ -305,7 +305,7 @@ class MAMBA:
             metrics, post = self.world_model.train_step(batch, self.generator, amp)
             metrics.update(
                 self.actor_critic.train_step(
-                    self.world_model, post, batch.is_terminal, self.generator, amp
+                    self.world_model, post, batch.is_terminal, self.generator, amp, batch.reward
                 )
             )
             metrics["time/update_seconds"] = time.perf_counter() - t0

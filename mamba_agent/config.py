@@ -100,6 +100,13 @@ class BehaviorConfig:
     """Actor and critic Adam epsilon."""
     ac_clip: float = 100.0
     """Actor and critic gradient-norm clip."""
+    replay_value: float = 0.0
+    """Departure from the paper, off by default: weight of a second critic loss on the replayed
+    sequences themselves (as DreamerV3's later ``repval_loss``, which uses 0.3): the critic of
+    every posterior state is fitted to the lambda-return of the *real* rewards that followed it in
+    its meta-episode, bootstrapped with the critic at the sequence end. Imagination spreads a
+    reward back ``imag_horizon`` steps per update; this spreads it over the whole sequence.
+    0 = imagination only (the paper)."""
     slow_critic_fraction: float = 0.02
     """EMA fraction of the slow critic target updated after every critic step."""
     slow_critic_reg: float = 1.0
@@ -318,6 +325,8 @@ def _validate(cfg: MAMBAConfig) -> None:
             raise ValueError(f"config field {name} must be >= 1 (bins >= 2), got {value}")
     if not 0.0 <= cfg.replay.replay_recency <= 1.0:
         raise ValueError(f"replay_recency must be in [0, 1], got {cfg.replay.replay_recency}")
+    if cfg.behavior.replay_value < 0:
+        raise ValueError(f"replay_value must be >= 0, got {cfg.behavior.replay_value}")
     if cfg.train.precision not in ("float32", "bfloat16"):
         raise ValueError(f"precision must be 'float32' or 'bfloat16', got {cfg.train.precision!r}")
     if cfg.train.augment_obs not in ("auto", True, False):

@@ -201,9 +201,12 @@ class ActorCritic(nn.Module):
         post: RSSMState,
         is_terminal: torch.Tensor,
         generator: torch.Generator | None = None,
+        replay_reward: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
         """Imagine from ``imag_starts`` random posterior states per sequence (post (B, T, ...),
-        is_terminal (B, T)); returns (actor loss, critic loss, metrics)."""
+        is_terminal (B, T)); returns (actor loss, critic loss, metrics). With
+        ``cfg.replay_value > 0`` the critic loss adds that weight times the replay value loss
+        (:meth:`replay_value_loss`), which needs the batch's real rewards ``replay_reward`` (B, T)."""
         cfg = self.cfg
         B, T = is_terminal.shape
         idx = subsample_indices(B, T, cfg.imag_starts, generator, is_terminal.device)
@@ -254,6 +257,12 @@ class ActorCritic(nn.Module):
             cfg.slow_critic_reg,
         )
         metrics.update(cm)
+        if cfg.replay_value > 0:
+            if replay_reward is None:
+                raise ValueError("replay_value > 0 needs the batch's rewards (replay_reward)")
+            r_loss, rm = self.replay_value_loss(post, replay_reward, is_terminal)
+            c_loss = c_loss + cfg.replay_value * r_loss
+            metrics.update(rm)
         metrics.update(
             {
                 "behavior/return": ret.mean().item(),
@@ -264,6 +273,32 @@ class ActorCritic(nn.Module):
         )
         return a_loss, c_loss, metrics
 
+    def replay_value_loss(
+        self, post: RSSMState, reward: torch.Tensor, is_terminal: torch.Tensor
+    ) -> tuple[torch.Tensor, dict[str, float]]:
+        """Critic loss on the replayed sequences (post (B, T, ...), the batch's reward and
+        is_terminal (B, T), aligned as in :mod:`mamba_agent.data.batch`): the critic of the states
+        of rows 0..T-2 against the lambda-returns of the real rewards r_{t+1}.. (continue = not
+        terminal), bootstrapped with the critic's own (detached) values, the last row's at the
+        sequence end; plus the slow-critic regulariser, as the imagination critic loss."""
+        cfg = self.cfg
+        if reward.shape[1] < 2:  # no transition to learn from
+            return reward.new_zeros(()), {"behavior/replay_critic_loss": 0.0}
+        feats = post.feat().detach()
+        logits = self.critic(feats)  # (B, T, bins)
+        value = twohot_decode(logits, self.bins).detach()
+        cont = (~is_terminal[:, 1:]).to(value.dtype)
+        ret = lambda_returns(reward[:, 1:].to(value.dtype), value, cont, cfg.gamma, cfg.lam)
+        with torch.no_grad():
+            slow_value = twohot_decode(self.slow_critic(feats[:, :-1]), self.bins)
+        loss, _ = critic_loss(
+            logits[:, :-1], ret, slow_value, torch.ones_like(ret), self.bins, cfg.slow_critic_reg
+        )
+        return loss, {
+            "behavior/replay_critic_loss": loss.item(),
+            "behavior/replay_return": ret.mean().item(),
+        }
+
     def train_step(
         self,
         wm: WorldModel,
@@ -271,9 +306,11 @@ class ActorCritic(nn.Module):
         is_terminal: torch.Tensor,
         generator: torch.Generator | None = None,
         amp_dtype: torch.dtype | None = None,
+        replay_reward: torch.Tensor | None = None,
     ) -> dict[str, float]:
         """:meth:`losses`, then one actor and one critic step and the slow-critic update.
-        ``amp_dtype`` (opt-in mixed precision) autocasts the forward passes."""
+        ``amp_dtype`` (opt-in mixed precision) autocasts the forward passes; ``replay_reward``
+        (B, T), the batch's real rewards, is needed where ``replay_value > 0``."""
         cfg = self.cfg
         actor_params = list(self.actor.parameters())
         critic_params = list(self.critic.parameters())
@@ -283,7 +320,9 @@ class ActorCritic(nn.Module):
                 dtype=amp_dtype or torch.bfloat16,
                 enabled=amp_dtype is not None,
             ):
-                a_loss, c_loss, metrics = self.losses(wm, post, is_terminal, generator)
+                a_loss, c_loss, metrics = self.losses(
+                    wm, post, is_terminal, generator, replay_reward
+                )
             self.actor_opt.zero_grad(set_to_none=True)
             self.critic_opt.zero_grad(set_to_none=True)
             a_loss.backward(inputs=actor_params)  # the two losses share no graph

@@ -110,3 +110,87 @@ def test_losses_and_gradients_match_plain_formulation(discrete):
     assert fused[0].abs() > 0 and fused[1].abs() > 0
     for a, b in zip(fused, plain):
         assert torch.allclose(a, b, atol=1e-10, rtol=1e-8)
+
+
+def _replay_setup(T: int = 6, **overrides):
+    torch.manual_seed(1)
+    cfg = make_config("tiny", **overrides)
+    w = cfg.world_model
+    ac = ActorCritic(cfg.behavior, w.deter + w.stoch * w.classes, 2, False, 16, 1, w.bins, 0.01)
+    ac = ac.double()
+    with torch.no_grad():
+        for p in ac.parameters():
+            p.add_(0.3 * torch.randn_like(p))
+    B = 2
+    post = RSSMState(
+        torch.randn(B, T, w.deter, dtype=torch.float64),
+        torch.nn.functional.one_hot(torch.randint(w.classes, (B, T, w.stoch)), w.classes)
+        .flatten(2)
+        .double(),
+    )
+    reward = torch.randn(B, T, dtype=torch.float64)
+    return cfg, ac, post, reward
+
+
+def test_replay_value_loss_matches_the_lambda_return_written_out():
+    cfg, ac, post, reward = _replay_setup(gamma=0.9, lam=0.8)
+    B, T = reward.shape
+    is_terminal = torch.zeros(B, T, dtype=torch.bool)
+    is_terminal[1, 3] = True  # the second sequence ends (terminated) at row 3
+    loss, metrics = ac.replay_value_loss(post, reward, is_terminal)
+    feats = post.feat()
+    value = twohot_decode(ac.critic(feats), ac.bins).detach()
+    expected = torch.zeros(B, T - 1, dtype=torch.float64)
+    for b in range(B):
+        ret = value[b, T - 1]
+        for t in reversed(range(T - 1)):
+            cont = 0.0 if is_terminal[b, t + 1] else 1.0
+            ret = reward[b, t + 1] + 0.9 * cont * (0.2 * value[b, t + 1] + 0.8 * ret)
+            expected[b, t] = ret
+    slow = twohot_decode(ac.slow_critic(feats[:, :-1]), ac.bins)
+    plain, _ = critic_loss(
+        ac.critic(feats)[:, :-1], expected, slow, torch.ones(B, T - 1), ac.bins, 1.0
+    )
+    assert torch.allclose(loss, plain, atol=1e-12)
+    assert metrics["behavior/replay_return"] == pytest.approx(expected.mean().item())
+    (grad,) = torch.autograd.grad(loss, [ac.critic[-1].weight])
+    assert grad.abs().sum() > 0
+
+
+def test_replay_value_loss_carries_a_final_reward_back_to_the_first_state():
+    """Fitting the critic with the replay loss alone on one sequence whose only reward comes at
+    its end: the first state's value reaches the discounted reward, 29 steps back, which an
+    imagination of 2 steps per update could not do in so few updates."""
+    T, gamma = 30, 0.97
+    cfg, ac, post, _ = _replay_setup(T, gamma=gamma, lam=0.95, slow_critic_reg=0.0)
+    reward = torch.zeros(1, T, dtype=torch.float64)
+    reward[0, -1] = 1.0
+    post = RSSMState(post.deter[:1], post.stoch[:1])
+    is_terminal = torch.zeros(1, T, dtype=torch.bool)
+    is_terminal[0, -1] = True
+    opt = torch.optim.Adam(ac.critic.parameters(), lr=3e-3)
+    for _ in range(400):
+        loss, _ = ac.replay_value_loss(post, reward, is_terminal)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    first = ac.value(post.feat()[:, 0]).item()
+    assert first == pytest.approx(gamma ** (T - 2), rel=0.1)
+
+
+def test_losses_add_the_weighted_replay_loss_and_need_the_rewards():
+    cfg0, ac0, post, reward = _replay_setup()
+    cfg1, ac1, _, _ = _replay_setup(replay_value=0.3)
+    ac1.load_state_dict(ac0.state_dict())
+    ac1.slow_critic.load_state_dict(ac0.slow_critic.state_dict())
+    wm = WorldModel(cfg0.world_model, obs_dim=3, act_dim=2).double()
+    is_terminal = torch.zeros(reward.shape, dtype=torch.bool)
+    _, c0, _ = ac0.losses(wm, post, is_terminal, torch.Generator().manual_seed(0), reward)
+    _, c1, m1 = ac1.losses(wm, post, is_terminal, torch.Generator().manual_seed(0), reward)
+    replay, _ = ac1.replay_value_loss(post, reward, is_terminal)
+    assert torch.allclose(c1, c0 + 0.3 * replay, atol=1e-12)
+    assert "behavior/replay_critic_loss" in m1
+    with pytest.raises(ValueError, match="rewards"):
+        ac1.losses(wm, post, is_terminal, torch.Generator().manual_seed(0))
+    with pytest.raises(ValueError, match="replay_value"):
+        make_config("tiny", replay_value=-0.1)

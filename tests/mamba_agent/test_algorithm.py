@@ -378,6 +378,16 @@ def test_dreamer_vanilla_and_vector_env_input():
     assert model._n_updates > 0 and model.last_metrics["world_model/horizon"] == 4.0
 
 
+@pytest.mark.parametrize("vanilla", [False, True])
+def test_replay_value_loss_trains_in_learn(vanilla):
+    kw = {"dreamer_vanilla": True, "window_length": 4} if vanilla else {}
+    model = tiny(replay_value=0.3, **kw)
+    model.learn(60)
+    loss = model.last_metrics["behavior/replay_critic_loss"]
+    assert model._n_updates > 0 and np.isfinite(loss) and loss > 0
+    assert "behavior/replay_critic_loss" not in tiny().learn(60).last_metrics
+
+
 @pytest.mark.parametrize("retain", [True, False])
 def test_learn_on_cpu_retains_freed_memory_unless_disabled(monkeypatch, retain):
     """learn on the CPU applies the glibc settings of mamba_agent.cpu_memory (config field
