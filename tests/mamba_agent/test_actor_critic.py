@@ -72,6 +72,16 @@ def _reference_losses(ac, wm, post, is_terminal, gen):
     return a_loss, c_loss
 
 
+def _random_post(w, B: int, T: int) -> RSSMState:
+    """Posterior states (B, T): random h, one-hot z, float64."""
+    return RSSMState(
+        torch.randn(B, T, w.deter, dtype=torch.float64),
+        torch.nn.functional.one_hot(torch.randint(w.classes, (B, T, w.stoch)), w.classes)
+        .flatten(2)
+        .double(),
+    )
+
+
 @pytest.mark.parametrize("discrete", [False, True])
 def test_losses_and_gradients_match_plain_formulation(discrete):
     torch.manual_seed(0)
@@ -87,12 +97,7 @@ def test_losses_and_gradients_match_plain_formulation(discrete):
             p.add_(0.3 * torch.randn_like(p))
         ac.slow_critic.load_state_dict(ac.critic.state_dict())
     B, T = 2, 6
-    post = RSSMState(
-        torch.randn(B, T, w.deter, dtype=torch.float64),
-        torch.nn.functional.one_hot(torch.randint(w.classes, (B, T, w.stoch)), w.classes)
-        .flatten(2)
-        .double(),
-    )
+    post = _random_post(w, B, T)
     is_terminal = torch.zeros(B, T, dtype=torch.bool)
     is_terminal[1, 4] = True
     retnorm = {k: v.clone() for k, v in ac.retnorm.state_dict().items()}
@@ -122,12 +127,7 @@ def _replay_setup(T: int = 6, **overrides):
         for p in ac.parameters():
             p.add_(0.3 * torch.randn_like(p))
     B = 2
-    post = RSSMState(
-        torch.randn(B, T, w.deter, dtype=torch.float64),
-        torch.nn.functional.one_hot(torch.randint(w.classes, (B, T, w.stoch)), w.classes)
-        .flatten(2)
-        .double(),
-    )
+    post = _random_post(w, B, T)
     reward = torch.randn(B, T, dtype=torch.float64)
     return cfg, ac, post, reward
 
