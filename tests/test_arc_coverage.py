@@ -1,0 +1,37 @@
+"""results/arc_coverage.py: the coverage tables of docs/reproduce.md, from diagnostics rows."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+_spec = importlib.util.spec_from_file_location("arc_coverage", ROOT / "results" / "arc_coverage.py")
+assert _spec is not None and _spec.loader is not None
+arc_coverage = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(arc_coverage)
+
+SAMPLE = """\
+meta_envs/PointRobot-v0 : 3 meta-episodes, deterministic actor
+sub-episode      real     prior posterior
+          1     35.80     35.32     35.32
+
+per meta-episode, sorted by task (first k: step of sub-episode k's first positive reward)
+                    task   return   sub 1   sub 2   sub 3 first 1 first 2 first 3
+         (-1.000, 0.007)      0.0     0.0     0.0     0.0       -       -       -
+         (-0.842, 0.539)     13.0     0.0     0.0    13.0       -       -      84
+         (0.000, 1.000)     250.0    70.0    90.0    90.0      30       9       9
+         (0.995, 0.100)     180.0     0.0    90.0    90.0       -      40       9
+"""
+
+
+def test_rows_are_grouped_by_the_goal_angle(tmp_path: Path) -> None:
+    path = tmp_path / "diagnostics_per_task.txt"
+    path.write_text(SAMPLE)
+    rows = arc_coverage.read_rows(path)
+    assert len(rows) == 4  # the header lines are skipped
+    assert rows[0][1] == [False, False, False] and rows[1][1] == [False, False, True]
+    # 0-45: one goal, found only later; 45-135: one found in sub-episode 1;
+    # 135-180 (180 included): two goals, one found in sub-episode 3
+    assert arc_coverage.coverage(rows) == [(0, 1, 1), (1, 1, 1), (0, 1, 2)]
