@@ -18,7 +18,8 @@ from pathlib import Path
 ARCS = ((0.0, 45.0), (45.0, 135.0), (135.0, 180.0))
 """Angle ranges in degrees (the last one includes 180)."""
 
-_ROW = re.compile(r"^\s*\((-?[\d.]+), (-?[\d.]+)\)\s+\S+((?:\s+\S+){6})\s*$")
+_ROW = re.compile(r"^\s*\((-?[\d.]+), (-?[\d.]+)\)\s+\S+((?:\s+\S+)+)\s*$")
+"""A per-task row: the goal (x, y), the return, then N sub-episode returns and N first-reward steps."""
 
 
 def read_rows(path: Path) -> list[tuple[float, list[bool]]]:
@@ -30,8 +31,9 @@ def read_rows(path: Path) -> list[tuple[float, list[bool]]]:
             continue
         x, y = float(m[1]), float(m[2])
         fields = m[3].split()
-        n = len(fields) // 2  # sub-episode returns, then the step of each one's first reward
-        found = [step != "-" for step in fields[n:]]
+        if len(fields) % 2:
+            continue  # not a per-task row
+        found = [step != "-" for step in fields[len(fields) // 2 :]]
         rows.append((math.degrees(math.atan2(y, x)), found))
     return rows
 
@@ -39,9 +41,8 @@ def read_rows(path: Path) -> list[tuple[float, list[bool]]]:
 def coverage(rows: list[tuple[float, list[bool]]]) -> list[tuple[int, int, int]]:
     """Per arc of ``ARCS``: (found in sub-episode 1, found in any sub-episode, meta-episodes)."""
     out = []
-    for i, (lo, hi) in enumerate(ARCS):
-        last = i == len(ARCS) - 1
-        sel = [f for a, f in rows if lo <= a < hi or (last and a == hi)]
+    for lo, hi in ARCS:
+        sel = [f for a, f in rows if lo <= a < hi or a == hi == ARCS[-1][1]]
         out.append((sum(f[0] for f in sel), sum(any(f) for f in sel), len(sel)))
     return out
 
