@@ -32,7 +32,7 @@ from mamba_agent.config import (
 from mamba_agent.cpu_memory import retain_freed_memory
 from mamba_agent.data.batch import Batch
 from mamba_agent.data.collector import Collector, CollectResult
-from mamba_agent.data.replay import MetaEpisodeReplay, wm_horizon
+from mamba_agent.data.replay import MetaEpisodeReplay, recency_share, wm_horizon
 from mamba_agent.data.spaces import (
     ActionCodec,
     check_observation_space,
@@ -297,10 +297,13 @@ class MAMBA:
                 cfg.replay.horizon_steps,
                 self.replay.max_length(),
             )
+        recency = recency_share(
+            self.num_timesteps, cfg.replay.replay_recency, cfg.replay.replay_recency_steps
+        )
         amp = torch.bfloat16 if cfg.train.precision == "bfloat16" else None
         for _ in range(gradient_steps):
             t0 = time.perf_counter()
-            arrays = self.replay.sample(cfg.replay.batch_size, self.rng, horizon)
+            arrays = self.replay.sample(cfg.replay.batch_size, self.rng, horizon, recency)
             batch = Batch.from_numpy(arrays, self.device)
             metrics, post = self.world_model.train_step(batch, self.generator, amp)
             metrics.update(

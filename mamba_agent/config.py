@@ -142,6 +142,9 @@ class ReplayConfig:
     """Departure from the paper, off by default: the share of each batch's meta-episodes drawn with
     probability proportional to 1 / (age + 1) (age 0 = the newest meta-episode, as DreamerV3's
     recency selector), the rest uniformly from the whole replay. 0 = uniform (the paper)."""
+    replay_recency_steps: int = 0
+    """Departure from the paper, with ``replay_recency``: env steps over which the recency share
+    falls linearly from ``replay_recency`` to 0 (uniform replay from then on); 0 = constant."""
     horizon_start: int = 50
     """Initial world-model horizon (steps of each sequence used) of the horizon schedule."""
     horizon_steps: int = 0
@@ -325,6 +328,10 @@ def _validate(cfg: MAMBAConfig) -> None:
             raise ValueError(f"config field {name} must be >= 1 (bins >= 2), got {value}")
     if not 0.0 <= cfg.replay.replay_recency <= 1.0:
         raise ValueError(f"replay_recency must be in [0, 1], got {cfg.replay.replay_recency}")
+    if cfg.replay.replay_recency_steps < 0:
+        raise ValueError(
+            f"replay_recency_steps must be >= 0, got {cfg.replay.replay_recency_steps}"
+        )
     if cfg.behavior.replay_value < 0:
         raise ValueError(f"replay_value must be >= 0, got {cfg.behavior.replay_value}")
     if cfg.train.precision not in ("float32", "bfloat16"):

@@ -10,7 +10,7 @@ import numpy as np
 
 from mamba_agent.data.batch import EPISODE_KEYS
 
-__all__ = ["MetaEpisodeReplay", "wm_horizon"]
+__all__ = ["MetaEpisodeReplay", "wm_horizon", "recency_share"]
 
 
 def wm_horizon(env_steps: int, start: int, ramp_steps: int, full_length: int) -> int:
@@ -21,6 +21,15 @@ def wm_horizon(env_steps: int, start: int, ramp_steps: int, full_length: int) ->
         return full_length
     frac = min(max(env_steps / ramp_steps, 0.0), 1.0)
     return int(min(full_length, start + (full_length - start) * frac))
+
+
+def recency_share(env_steps: int, recency: float, ramp_steps: int) -> float:
+    """The recency share of a batch at ``env_steps``: ``recency`` falling linearly to 0 at
+    ``ramp_steps`` env steps (uniform replay from then on); ``ramp_steps <= 0``: always
+    ``recency``."""
+    if ramp_steps <= 0:
+        return recency
+    return recency * max(0.0, 1.0 - env_steps / ramp_steps)
 
 
 class MetaEpisodeReplay:
@@ -58,7 +67,11 @@ class MetaEpisodeReplay:
             self.num_steps -= len(self.episodes.popleft()["obs"]) - 1
 
     def sample(
-        self, batch_size: int, rng: np.random.Generator, horizon: int | None = None
+        self,
+        batch_size: int,
+        rng: np.random.Generator,
+        horizon: int | None = None,
+        recency: float | None = None,
     ) -> dict[str, np.ndarray]:
         """A batch of arrays with leading (B, T).
 
@@ -67,13 +80,15 @@ class MetaEpisodeReplay:
         anywhere (episodes drawn in proportion to their length), with ``is_first`` set at the window
         start so the latent is re-initialised there. With ``recency`` > 0, that share of the B
         meta-episodes (windows: of the meta-episodes they are cut from) is drawn with a preference
-        for the newest ones.
+        for the newest ones (``recency`` given here overrides the replay's own share).
         """
         assert len(self.episodes) > 0, "replay is empty"
         n = len(self.episodes)
         if self.dreamer_vanilla:
             lengths = np.array([len(e["obs"]) for e in self.episodes], dtype=np.float64)
-            idx = self._meta_episode_indices(batch_size, n, rng, p=lengths / lengths.sum())
+            idx = self._meta_episode_indices(
+                batch_size, n, rng, p=lengths / lengths.sum(), recency=recency
+            )
             T = int(min(self.window_length, min(lengths[i] for i in idx)))
             out = {k: [] for k in EPISODE_KEYS}
             for i in idx:
@@ -85,19 +100,27 @@ class MetaEpisodeReplay:
             batch["is_first"] = batch["is_first"].copy()
             batch["is_first"][:, 0] = True
             return batch
-        idx = self._meta_episode_indices(batch_size, n, rng)
+        idx = self._meta_episode_indices(batch_size, n, rng, recency=recency)
         T = min(len(self.episodes[i]["obs"]) for i in idx)
         if horizon is not None:
             T = max(2, min(T, horizon))
         return {k: np.stack([self.episodes[i][k][:T] for i in idx]) for k in EPISODE_KEYS}
 
     def _meta_episode_indices(
-        self, batch_size: int, n: int, rng: np.random.Generator, p: np.ndarray | None = None
+        self,
+        batch_size: int,
+        n: int,
+        rng: np.random.Generator,
+        p: np.ndarray | None = None,
+        recency: float | None = None,
     ) -> np.ndarray:
         """Indices of the sampled meta-episodes: uniform (or by ``p``), except a share ``recency``
         of the batch (rounded to the nearest whole sequence) drawn with probability proportional
         to ``1 / (age + 1)``, age 0 being the newest meta-episode."""
-        n_recent = int(round(self.recency * batch_size))
+        share = self.recency if recency is None else recency
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"recency must be in [0, 1], got {share}")
+        n_recent = int(round(share * batch_size))
         if p is None:
             idx = rng.integers(0, n, size=batch_size - n_recent)
         else:

@@ -51,6 +51,8 @@ def test_config_overrides_and_presets():
         make_config("nope")
     with pytest.raises(ValueError, match="replay_recency"):
         make_config("tiny", replay_recency=1.5)
+    with pytest.raises(ValueError, match="replay_recency_steps"):
+        make_config("tiny", replay_recency=0.5, replay_recency_steps=-1)
     assert preset_for_env("meta_envs/PointRobot-v0") == "point_robot"
     assert preset_for_env("meta_envs/RoomsN-v0", cpu=True) == "rooms_cpu"
     assert preset_for_env("CartPole-v1") == "default"
@@ -386,6 +388,27 @@ def test_replay_value_loss_trains_in_learn(vanilla):
     loss = model.last_metrics["behavior/replay_critic_loss"]
     assert model._n_updates > 0 and np.isfinite(loss) and loss > 0
     assert "behavior/replay_critic_loss" not in tiny().learn(60).last_metrics
+
+
+def test_replay_recency_steps_anneal_the_share_in_learn():
+    """With replay_recency_steps, the recency share train() passes to the replay falls from
+    replay_recency at 0 env steps to 0 (uniform) once the steps are reached."""
+    model = tiny(replay_recency=0.5, replay_recency_steps=40)
+    sample, seen = model.replay.sample, []
+
+    def recording_sample(*args, **kwargs):
+        seen.append((model.num_timesteps, args[3] if len(args) > 3 else kwargs.get("recency")))
+        return sample(*args, **kwargs)
+
+    model.replay.sample = recording_sample
+    model.learn(80)
+    assert seen and all(r == pytest.approx(0.5 * max(0.0, 1 - t / 40)) for t, r in seen)
+    assert any(0 < r < 0.5 for _, r in seen) and seen[-1][1] == 0.0
+    constant = tiny(replay_recency=0.5)
+    sample_c, seen_c = constant.replay.sample, []
+    constant.replay.sample = lambda *a, **k: seen_c.append(a[3]) or sample_c(*a, **k)
+    constant.learn(80)
+    assert seen_c and set(seen_c) == {0.5}
 
 
 @pytest.mark.parametrize("retain", [True, False])

@@ -11,7 +11,7 @@ import torch
 
 from mamba_agent.data.batch import Batch
 from mamba_agent.data.collector import Collector
-from mamba_agent.data.replay import MetaEpisodeReplay
+from mamba_agent.data.replay import MetaEpisodeReplay, recency_share
 from mamba_agent.data.spaces import ActionCodec
 from mamba_agent.data.wrappers import MetaFeatures, MetaFeaturesVector
 from mamba_agent.world_model.rssm import RSSM
@@ -133,6 +133,31 @@ def test_replay_recency_prefers_the_newest_meta_episodes():
     assert 0.10 < np.mean(w == newest) < 0.15
     with pytest.raises(ValueError, match="recency"):
         MetaEpisodeReplay(capacity=10, recency=1.5)
+
+
+def test_recency_share_falls_linearly_to_uniform():
+    assert recency_share(0, 0.5, 0) == recency_share(10**9, 0.5, 0) == 0.5  # constant
+    assert recency_share(0, 0.5, 100) == 0.5
+    assert recency_share(25, 0.5, 100) == pytest.approx(0.375)
+    assert recency_share(100, 0.5, 100) == recency_share(250, 0.5, 100) == 0.0
+
+
+def test_sample_recency_argument_overrides_the_replays_share():
+    n, draws = 50, 400
+    recent = MetaEpisodeReplay(capacity=10_000, recency=0.5)
+    for k in range(n):
+        recent.add(_numbered_episode(k))
+    rng = np.random.default_rng(0)
+
+    def newest_share(recency):
+        drawn = [recent.sample(16, rng, recency=recency)["obs"][:, 0, 0] for _ in range(draws)]
+        return np.mean(np.concatenate(drawn) == n - 1)
+
+    assert abs(newest_share(0.0) - 1 / n) < 0.01  # uniform, as a replay built with 0
+    assert 0.10 < newest_share(None) < 0.15  # the replay's own 0.5
+    assert 0.20 < newest_share(1.0) < 0.27  # the whole batch: 1 / H(50) ~ 22 %
+    with pytest.raises(ValueError, match="recency"):
+        recent.sample(16, rng, recency=-0.1)
 
 
 def test_dreamer_vanilla_windows_start_anywhere_and_reinitialise():
