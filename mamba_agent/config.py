@@ -143,8 +143,8 @@ class ReplayConfig:
     probability proportional to 1 / (age + 1) (age 0 = the newest meta-episode, as DreamerV3's
     recency selector), the rest uniformly from the whole replay. 0 = uniform (the paper)."""
     replay_recency_steps: int = 0
-    """Departure from the paper, with ``replay_recency``: env steps over which the recency share
-    falls linearly from ``replay_recency`` to 0 (uniform replay from then on); 0 = constant."""
+    """Departure from the paper, with ``replay_recency``: the env steps during which the recency
+    share applies; uniform replay from then on. 0 = for the whole run."""
     horizon_start: int = 50
     """Initial world-model horizon (steps of each sequence used) of the horizon schedule."""
     horizon_steps: int = 0

@@ -23,13 +23,13 @@ def wm_horizon(env_steps: int, start: int, ramp_steps: int, full_length: int) ->
     return int(min(full_length, start + (full_length - start) * frac))
 
 
-def recency_share(env_steps: int, recency: float, ramp_steps: int) -> float:
-    """The recency share of a batch at ``env_steps``: ``recency`` falling linearly to 0 at
-    ``ramp_steps`` env steps (uniform replay from then on); ``ramp_steps <= 0``: always
+def recency_share(env_steps: int, recency: float, recency_steps: int) -> float:
+    """The recency share of a batch at ``env_steps``: ``recency`` for the first
+    ``recency_steps`` env steps, 0 (uniform replay) from then on; ``recency_steps <= 0``: always
     ``recency``."""
-    if ramp_steps <= 0:
+    if recency_steps <= 0 or env_steps < recency_steps:
         return recency
-    return recency * max(0.0, 1.0 - env_steps / ramp_steps)
+    return 0.0
 
 
 class MetaEpisodeReplay:

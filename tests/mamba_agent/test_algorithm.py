@@ -390,9 +390,9 @@ def test_replay_value_loss_trains_in_learn(vanilla):
     assert "behavior/replay_critic_loss" not in tiny().learn(60).last_metrics
 
 
-def test_replay_recency_steps_anneal_the_share_in_learn():
-    """With replay_recency_steps, the recency share train() passes to the replay falls from
-    replay_recency at 0 env steps to 0 (uniform) once the steps are reached."""
+def test_replay_recency_steps_end_the_recency_share_in_learn():
+    """With replay_recency_steps, train() passes the replay the recency share for the first
+    replay_recency_steps env steps and 0 (uniform) from then on."""
     model = tiny(replay_recency=0.5, replay_recency_steps=40)
     sample, seen = model.replay.sample, []
 
@@ -402,8 +402,8 @@ def test_replay_recency_steps_anneal_the_share_in_learn():
 
     model.replay.sample = recording_sample
     model.learn(80)
-    assert seen and all(r == pytest.approx(0.5 * max(0.0, 1 - t / 40)) for t, r in seen)
-    assert any(0 < r < 0.5 for _, r in seen) and seen[-1][1] == 0.0
+    assert seen and all(r == (0.5 if t < 40 else 0.0) for t, r in seen)
+    assert {r for _, r in seen} == {0.0, 0.5}
     constant = tiny(replay_recency=0.5)
     sample_c, seen_c = constant.replay.sample, []
     constant.replay.sample = lambda *a, **k: seen_c.append(a[3]) or sample_c(*a, **k)
