@@ -35,3 +35,21 @@ def test_rows_are_grouped_by_the_goal_angle(tmp_path: Path) -> None:
     # 0-45: one goal, found only later; 45-135: one found in sub-episode 1;
     # 135-180 (180 included): two goals, one found in sub-episode 3
     assert arc_coverage.coverage(rows) == [(0, 1, 1), (1, 1, 1), (0, 1, 2)]
+
+
+def test_other_envs_files_are_skipped(tmp_path: Path, capsys, monkeypatch) -> None:
+    rooms = tmp_path / "rooms" / "diagnostics_per_task.txt"
+    rooms.parent.mkdir()
+    rooms.write_text(
+        "                    task   return   sub 1   sub 2   sub 3 first 1 first 2 first 3\n"
+        "               (0, 0, 0)    249.4    82.4    83.5    83.5       0       0       0\n"
+    )
+    robot = tmp_path / "robot" / "diagnostics_per_task.txt"
+    robot.parent.mkdir()
+    robot.write_text(SAMPLE)
+    assert arc_coverage.read_rows(rooms) == []
+    monkeypatch.setattr("sys.argv", ["arc_coverage.py", str(rooms), str(robot)])
+    arc_coverage.main()
+    out, err = capsys.readouterr()
+    assert "rooms: no Point Robot goal rows, skipped" in err and "rooms" not in out
+    assert "robot | 0/1 (1) | 1/1 (1) | 0/2 (1)" in out
