@@ -120,6 +120,15 @@ def shipped_meta_episodes(env_id: str) -> int:
     return SHIPPED_META_EPISODES_BY_ID.get(env_id, SHIPPED_META_EPISODES)
 
 
+def shipped_row(env_id: str) -> dict[str, Any]:
+    """The row of ``env_id`` in the table shipped with the package (default arguments), as
+    :func:`table_row` computes it; ``KeyError`` if the table has no row for ``env_id``."""
+    table = _shipped_table()
+    if env_id not in table:
+        raise KeyError(f"the shipped table has no row for {env_id!r}; it holds {sorted(table)}")
+    return table[env_id]
+
+
 def table_row(env_id: str, num_meta_episodes: int | None = None) -> dict[str, Any]:
     """The shipped-table row of ``env_id`` (default arguments), computed now."""
     count = shipped_meta_episodes(env_id) if num_meta_episodes is None else num_meta_episodes

@@ -225,6 +225,39 @@ def test_shipped_reference_table_is_reproducible(env_id: str) -> None:
             assert shipped[key] == pytest.approx(value, rel=1e-9), key
 
 
+def test_command_prints_the_shipped_table_without_computing(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``python -m meta_envs.policies --shipped`` prints every stored row at once: nothing is
+    evaluated, and each row's stored means appear in the output."""
+    from meta_envs.policies import __main__ as command
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("--shipped must not compute")
+
+    monkeypatch.setattr(command, "table_row", no_computing)
+    monkeypatch.setattr(command, "write_table", no_computing)
+    command.main(["--shipped"])
+    out = capsys.readouterr().out
+    for env_id, row in _shipped_table().items():
+        assert f"{env_id} ({row['num_meta_episodes']} meta-episodes" in out
+        for kind in POLICY_KINDS:
+            assert f"{row[kind]:9.3f}" in out
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--shipped", "meta_envs/Unknown-v0"], ["--shipped", "-n", "5"], ["--shipped", "--write"]],
+)
+def test_command_rejects_bad_arguments(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    from meta_envs.policies.__main__ import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    assert "error" in capsys.readouterr().err
+
+
 def test_normalized_score_scale() -> None:
     env_id = "meta_envs/EscapeRoom-v0"
     ref = meta_envs.reference_returns(env_id)
