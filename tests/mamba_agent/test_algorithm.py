@@ -75,8 +75,10 @@ def test_config_overrides_and_presets():
         cfg = make_config(name)
         assert cfg.behavior.ac_eps == 1e-5 and cfg.replay.replay_recency == 0.0
         assert not cfg.world_model.reward_from_deter and cfg.world_model.gru_chrono == 0
-    pr_cpu = make_config("point_robot_cpu")
-    assert pr_cpu.world_model.reward_from_deter and pr_cpu.world_model.gru_chrono == 300
+    for name in ("point_robot_cpu", "rooms_cpu"):  # the measured memory settings
+        cfg = make_config(name)
+        assert cfg.world_model.reward_from_deter and cfg.world_model.gru_chrono == 300
+        assert cfg.behavior.ac_eps == 1e-8 and cfg.replay.replay_recency == 0.5
 
 
 @pytest.mark.parametrize("env_id", sorted(ENV_PRESETS))
@@ -89,7 +91,7 @@ def test_auto_preset_on_cpu_is_a_cpu_variant_for_every_known_env(env_id):
     name = preset_for_env(env_id, cpu=True)
     assert name == f"{paper}_cpu"
     cpu, paper_cfg, cfg = make_config("cpu"), make_config(paper), make_config(name)
-    # the cpu networks and learning rates (the memory settings aside: Point Robot's so far)
+    # the cpu networks and learning rates (the memory settings aside: Point Robot's and Rooms')
     memory = {"reward_from_deter": False, "gru_chrono": 0}
     assert dataclasses.replace(cfg.world_model, **memory) == cpu.world_model
     assert cfg.train == cpu.train and cfg.replay.batch_size == cpu.replay.batch_size
