@@ -1,7 +1,7 @@
 """``python -m meta_envs.policies [-n M] [--write | --shipped] [ids...]``: the reference returns.
 
-Computes and prints, for every id, the mean meta-episode return of the random, explorer and oracle policies
-with its standard error and the mean return of each sub-episode, over ``M`` meta-episodes
+Computes and prints, for every id, the mean meta-episode return of the random, explorer and oracle
+policies with its standard error and the mean return of each sub-episode, over ``M`` meta-episodes
 (default: the shipped table's count, 10,000 for the 2D envs and 1,000 for Reacher-N): minutes per
 id. ``--shipped`` prints the table shipped with the package instead, at once; ``--write`` stores
 what it computes in that table.
