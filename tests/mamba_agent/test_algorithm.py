@@ -75,8 +75,10 @@ def test_config_overrides_and_presets():
         cfg = make_config(name)
         assert cfg.behavior.ac_eps == 1e-5 and cfg.replay.replay_recency == 0.0
         assert not cfg.world_model.reward_from_deter and cfg.world_model.gru_chrono == 0
-    for name in ("point_robot_cpu", "rooms_cpu"):  # the measured memory settings
+    two_d = ("point_robot_cpu", "point_robot_wind_cpu", "escape_room_cpu", "rooms_cpu")
+    for name in two_d:  # the 2D envs' recipe: horizon 2 and the measured memory settings
         cfg = make_config(name)
+        assert cfg.behavior.imag_horizon == 2
         assert cfg.world_model.reward_from_deter and cfg.world_model.gru_chrono == 300
         assert cfg.behavior.ac_eps == 1e-8 and cfg.replay.replay_recency == 0.5
 
@@ -85,17 +87,19 @@ def test_config_overrides_and_presets():
 def test_auto_preset_on_cpu_is_a_cpu_variant_for_every_known_env(env_id):
     """preset="auto" on the CPU gives every env of ENV_PRESETS its ``<env>_cpu`` preset: the
     ``cpu`` sizes, the env's own imagination horizon, a horizon schedule exactly where the
-    paper-scale preset has one (scaled down for CPU budgets), and possibly the memory settings."""
+    paper-scale preset has one (scaled down for CPU budgets), and possibly the 2D envs' recipe
+    (imagination horizon 2 and the memory settings)."""
     paper = ENV_PRESETS[env_id]
     assert preset_for_env(env_id) == paper
     name = preset_for_env(env_id, cpu=True)
     assert name == f"{paper}_cpu"
     cpu, paper_cfg, cfg = make_config("cpu"), make_config(paper), make_config(name)
-    # the cpu networks and learning rates (the memory settings aside: Point Robot's and Rooms')
+    # the cpu networks and learning rates (the memory settings aside)
     memory = {"reward_from_deter": False, "gru_chrono": 0}
     assert dataclasses.replace(cfg.world_model, **memory) == cpu.world_model
     assert cfg.train == cpu.train and cfg.replay.batch_size == cpu.replay.batch_size
-    assert cfg.behavior.imag_horizon == paper_cfg.behavior.imag_horizon
+    with_recipe = cfg.world_model.reward_from_deter  # the 2D envs: horizon 2 with the settings
+    assert cfg.behavior.imag_horizon == (2 if with_recipe else paper_cfg.behavior.imag_horizon)
     assert cfg.behavior.imag_starts == cpu.behavior.imag_starts
     has_schedule = paper_cfg.replay.horizon_steps > 0
     assert (cfg.replay.horizon_steps > 0) == has_schedule
