@@ -5,6 +5,8 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 
 _spec = importlib.util.spec_from_file_location("arc_coverage", ROOT / "results" / "arc_coverage.py")
@@ -51,5 +53,34 @@ def test_other_envs_files_are_skipped(tmp_path: Path, capsys, monkeypatch) -> No
     monkeypatch.setattr("sys.argv", ["arc_coverage.py", str(rooms), str(robot)])
     arc_coverage.main()
     out, err = capsys.readouterr()
-    assert "rooms: no Point Robot goal rows, skipped" in err and "rooms" not in out
+    assert "rooms: no goal or door rows, skipped" in err and "rooms" not in out
     assert "robot | 0/1 (1) | 1/1 (1) | 0/2 (1)" in out
+
+
+ESCAPE = """\
+per meta-episode, sorted by task (first k: step of sub-episode k's first positive reward)
+                    task   return   sub 1   sub 2 first 1 first 2
+                 (0.150)    103.0    59.0    44.0       1      16
+                 (0.171)     53.0     0.0    53.0       -       7
+                 (1.571)     90.0    40.0    50.0      20      10
+"""
+
+
+def test_escape_room_rows_are_grouped_by_the_door_angle(tmp_path, capsys, monkeypatch) -> None:
+    path = tmp_path / "escape" / "diagnostics_per_task.txt"
+    path.parent.mkdir()
+    path.write_text(ESCAPE)
+    rows = arc_coverage.read_rows(path)
+    assert [round(a) for a, _ in rows] == [9, 10, 90]  # radians read as degrees
+    assert arc_coverage.coverage(rows, ((0.0, 60.0), (60.0, 180.0))) == [(1, 2, 2), (1, 1, 1)]
+    monkeypatch.setattr("sys.argv", ["arc_coverage.py", str(path), "--edges", "0", "60", "180"])
+    arc_coverage.main()
+    out = capsys.readouterr().out
+    assert "0-60 deg" in out and "escape | 1/2 (2) | 1/1 (1)" in out
+
+
+def test_edges_must_increase(tmp_path, monkeypatch) -> None:
+    monkeypatch.setattr("sys.argv", ["arc_coverage.py", "x.txt", "--edges", "90", "45"])
+    with pytest.raises(SystemExit) as err:
+        arc_coverage.main()
+    assert err.value.code == 2
