@@ -9,6 +9,7 @@ sub-episode (for Escape Room: left the room): the coverage tables of docs/reprod
     python results/arc_coverage.py results/tuning/*/diagnostics_per_task.txt
     python results/arc_coverage.py results/tuning/escape_room_cpu_seed*/diagnostics_per_task.txt \
         --edges 0 60 180
+    python results/arc_coverage.py FILES --edges 0 20 40 60 80 100 120 140 160 180 --steps
 """
 
 from __future__ import annotations
@@ -27,8 +28,13 @@ _ROW = re.compile(r"^\s*\((-?[\d.]+)(?:, (-?[\d.]+))?\)\s+\S+((?:\s+\S+)+)\s*$")
 returns and N first-reward steps."""
 
 
-def read_rows(path: Path) -> list[tuple[float, list[bool]]]:
-    """(goal or door angle in degrees, found in sub-episode k for each k) for every per-task row."""
+Row = tuple[float, list[int | None]]
+"""A meta-episode: its goal or door angle in degrees and, per sub-episode, the step of the first
+positive reward (None: the goal was not found in that sub-episode)."""
+
+
+def read_rows(path: Path) -> list[Row]:
+    """Every per-task row of a diagnostics file (none for other envs' files)."""
     rows = []
     for line in path.read_text().splitlines():
         m = _ROW.match(line)
@@ -41,19 +47,39 @@ def read_rows(path: Path) -> list[tuple[float, list[bool]]]:
         fields = m[3].split()
         if len(fields) % 2:
             continue  # not a per-task row
-        found = [step != "-" for step in fields[len(fields) // 2 :]]
-        rows.append((angle, found))
+        steps = [None if step == "-" else int(step) for step in fields[len(fields) // 2 :]]
+        rows.append((angle, steps))
     return rows
 
 
+def _in_arcs(
+    rows: list[Row], arcs: tuple[tuple[float, float], ...]
+) -> list[list[list[int | None]]]:
+    """The rows' first-reward steps, grouped by arc (the last arc includes its upper edge)."""
+    return [[s for a, s in rows if lo <= a < hi or a == hi == arcs[-1][1]] for lo, hi in arcs]
+
+
 def coverage(
-    rows: list[tuple[float, list[bool]]], arcs: tuple[tuple[float, float], ...] = ARCS
+    rows: list[Row], arcs: tuple[tuple[float, float], ...] = ARCS
 ) -> list[tuple[int, int, int]]:
     """Per arc: (found in sub-episode 1, found in any sub-episode, meta-episodes)."""
+    return [
+        (
+            sum(s[0] is not None for s in sel),
+            sum(any(k is not None for k in s) for s in sel),
+            len(sel),
+        )
+        for sel in _in_arcs(rows, arcs)
+    ]
+
+
+def first_steps(rows: list[Row], arcs: tuple[tuple[float, float], ...] = ARCS) -> list[float]:
+    """Per arc: the mean step at which sub-episode 1 first finds the goal, over the meta-episodes
+    that find it (nan where none does): the order in which the agent's search visits the arcs."""
     out = []
-    for lo, hi in arcs:
-        sel = [f for a, f in rows if lo <= a < hi or a == hi == arcs[-1][1]]
-        out.append((sum(f[0] for f in sel), sum(any(f) for f in sel), len(sel)))
+    for sel in _in_arcs(rows, arcs):
+        found = [s[0] for s in sel if s[0] is not None]
+        out.append(sum(found) / len(found) if found else math.nan)
     return out
 
 
@@ -67,6 +93,11 @@ def main() -> None:
         default=[0.0, 45.0, 135.0, 180.0],
         help="edges of the angle ranges in degrees, increasing (default 0 45 135 180)",
     )
+    parser.add_argument(
+        "--steps",
+        action="store_true",
+        help="also print, per range, the mean step of sub-episode 1's first reward ('@ step')",
+    )
     args = parser.parse_args()
     if len(args.edges) < 2 or any(b <= a for a, b in zip(args.edges, args.edges[1:])):
         parser.error("--edges needs two or more increasing angles")
@@ -78,7 +109,10 @@ def main() -> None:
         if not rows:  # another env's diagnostics (its tasks are not angles on the half-circle)
             print(f"{path.parent.name}: no goal or door rows, skipped", file=sys.stderr)
             continue
-        cells = " | ".join(f"{a}/{n} ({b})" for a, b, n in coverage(rows, arcs))
+        cells = [f"{a}/{n} ({b})" for a, b, n in coverage(rows, arcs)]
+        if args.steps:
+            cells = [f"{c} @ {t:.0f}" for c, t in zip(cells, first_steps(rows, arcs))]
+        cells = " | ".join(cells)
         print(f"{path.parent.name} | {cells}")
 
 

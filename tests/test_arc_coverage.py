@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 from pathlib import Path
 
 import pytest
@@ -33,7 +34,7 @@ def test_rows_are_grouped_by_the_goal_angle(tmp_path: Path) -> None:
     path.write_text(SAMPLE)
     rows = arc_coverage.read_rows(path)
     assert len(rows) == 4  # the header lines are skipped
-    assert rows[0][1] == [False, False, False] and rows[1][1] == [False, False, True]
+    assert rows[0][1] == [None, None, None] and rows[1][1] == [None, None, 84]
     # 0-45: one goal, found only later; 45-135: one found in sub-episode 1;
     # 135-180 (180 included): two goals, one found in sub-episode 3
     assert arc_coverage.coverage(rows) == [(0, 1, 1), (1, 1, 1), (0, 1, 2)]
@@ -84,3 +85,16 @@ def test_edges_must_increase(tmp_path, monkeypatch) -> None:
     with pytest.raises(SystemExit) as err:
         arc_coverage.main()
     assert err.value.code == 2
+
+
+def test_first_steps_order_the_search(tmp_path, capsys, monkeypatch) -> None:
+    path = tmp_path / "robot" / "diagnostics_per_task.txt"
+    path.parent.mkdir()
+    path.write_text(SAMPLE)
+    rows = arc_coverage.read_rows(path)
+    steps = arc_coverage.first_steps(rows)
+    # 0-45: its one goal is not found in sub-episode 1; 45-135: found at step 30; 135-180: none
+    assert math.isnan(steps[0]) and steps[1] == 30.0 and math.isnan(steps[2])
+    monkeypatch.setattr("sys.argv", ["arc_coverage.py", str(path), "--steps"])
+    arc_coverage.main()
+    assert "robot | 0/1 (1) @ nan | 1/1 (1) @ 30 | 0/2 (1) @ nan" in capsys.readouterr().out
