@@ -271,8 +271,8 @@ Rooms-3 (three seeds at 0.91-0.96 against about 0.0-0.2 without them)."""
 
 _MEMORY_2D = {"imag_horizon": 2, **_MEMORY}
 """The recipe of every 2D env on a CPU budget: imagination horizon 2 and the memory settings
-(Escape Room: 0.89 with horizon 2 against 0.59 with the paper's 10; Point Robot Wind: 0.90 with
-horizon 2, seed 0; docs/results.md)."""
+(Escape Room: 0.89 and 0.86 with horizon 2 against 0.59 with the paper's 10; Point Robot Wind:
+0.90 and 0.80 with horizon 2; docs/results.md)."""
 
 _CPU_EXTRA: dict[str, dict[str, Any]] = {
     "point_robot": _MEMORY_2D,
