@@ -1,6 +1,6 @@
 """The argument parser of the ``mamba-agent`` command line: every sub-command, its arguments and
-its ``--help`` text (``docs/cli.md`` shows them together). Imports nothing heavy, so ``--help``
-answers at once; the commands themselves live in the sibling modules."""
+its ``--help`` text (``docs/cli.md`` shows them together). The commands themselves live in the
+sibling modules, imported only when their command runs."""
 
 from __future__ import annotations
 
