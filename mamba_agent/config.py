@@ -107,6 +107,11 @@ class BehaviorConfig:
     its meta-episode, bootstrapped with the critic at the sequence end. Imagination spreads a
     reward back ``imag_horizon`` steps per update; this spreads it over the whole sequence.
     0 = imagination only (the paper)."""
+    replay_lam: float = 0.95
+    """lambda of the ``replay_value`` returns (0.95, as the imagination's ``lam``). With 1 they
+    are the real discounted returns to the end of the sequence (a whole meta-episode for MAMBA),
+    bootstrapped only there: a critic that lags far behind the returns is fitted to them directly
+    instead of to mostly its own values 20 steps on."""
     slow_critic_fraction: float = 0.02
     """EMA fraction of the slow critic target updated after every critic step."""
     slow_critic_reg: float = 1.0
@@ -339,6 +344,8 @@ def _validate(cfg: MAMBAConfig) -> None:
         raise ValueError(
             f"replay_recency_steps must be >= 0, got {cfg.replay.replay_recency_steps}"
         )
+    if not 0.0 <= cfg.behavior.replay_lam <= 1.0:
+        raise ValueError(f"replay_lam must be in [0, 1], got {cfg.behavior.replay_lam}")
     if cfg.behavior.replay_value < 0:
         raise ValueError(f"replay_value must be >= 0, got {cfg.behavior.replay_value}")
     if cfg.train.precision not in ("float32", "bfloat16"):

@@ -278,9 +278,10 @@ class ActorCritic(nn.Module):
     ) -> tuple[torch.Tensor, dict[str, float]]:
         """Critic loss on the replayed sequences (post (B, T, ...), the batch's reward and
         is_terminal (B, T), aligned as in :mod:`mamba_agent.data.batch`): the critic of the states
-        of rows 0..T-2 against the lambda-returns of the real rewards r_{t+1}.. (continue = not
-        terminal), bootstrapped with the critic's own (detached) values, the last row's at the
-        sequence end; plus the slow-critic regulariser, as the imagination critic loss."""
+        of rows 0..T-2 against the lambda-returns (``replay_lam``) of the real rewards r_{t+1}..
+        (continue = not terminal), bootstrapped with the critic's own (detached) values, the last
+        row's at the sequence end; plus the slow-critic regulariser, as the imagination critic
+        loss."""
         cfg = self.cfg
         if reward.shape[1] < 2:  # no transition to learn from
             return reward.new_zeros(()), {"behavior/replay_critic_loss": 0.0}
@@ -288,7 +289,7 @@ class ActorCritic(nn.Module):
         logits = self.critic(feats)  # (B, T, bins)
         value = twohot_decode(logits, self.bins).detach()
         cont = (~is_terminal[:, 1:]).to(value.dtype)
-        ret = lambda_returns(reward[:, 1:].to(value.dtype), value, cont, cfg.gamma, cfg.lam)
+        ret = lambda_returns(reward[:, 1:].to(value.dtype), value, cont, cfg.gamma, cfg.replay_lam)
         with torch.no_grad():
             slow_value = twohot_decode(self.slow_critic(feats[:, :-1]), self.bins)
         loss, _ = critic_loss(

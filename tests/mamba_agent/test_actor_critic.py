@@ -133,7 +133,7 @@ def _replay_setup(T: int = 6, **overrides):
 
 
 def test_replay_value_loss_matches_the_lambda_return_written_out():
-    cfg, ac, post, reward = _replay_setup(gamma=0.9, lam=0.8)
+    cfg, ac, post, reward = _replay_setup(gamma=0.9, replay_lam=0.8)
     B, T = reward.shape
     is_terminal = torch.zeros(B, T, dtype=torch.bool)
     is_terminal[1, 3] = True  # the second sequence ends (terminated) at row 3
@@ -155,6 +155,33 @@ def test_replay_value_loss_matches_the_lambda_return_written_out():
     assert metrics["behavior/replay_return"] == pytest.approx(expected.mean().item())
     (grad,) = torch.autograd.grad(loss, [ac.critic[-1].weight])
     assert grad.abs().sum() > 0
+
+
+def test_replay_lam_one_gives_the_real_discounted_returns_to_the_sequence_end():
+    """With ``replay_lam=1`` the targets are the discounted real rewards to the end of the
+    sequence (or its terminal step), bootstrapped with the critic only at the sequence end."""
+    cfg, ac, post, reward = _replay_setup(gamma=0.9, replay_lam=1.0)
+    B, T = reward.shape
+    is_terminal = torch.zeros(B, T, dtype=torch.bool)
+    is_terminal[1, 3] = True
+    _, metrics = ac.replay_value_loss(post, reward, is_terminal)
+    last = twohot_decode(ac.critic(post.feat()[:, -1]), ac.bins).detach()
+    expected = torch.zeros(B, T - 1, dtype=torch.float64)
+    for b in range(B):
+        for t in range(T - 1):
+            ret, disc = 0.0, 1.0
+            for k in range(t + 1, T):
+                ret += disc * reward[b, k]
+                if is_terminal[b, k]:
+                    break
+                disc *= 0.9
+            else:
+                ret += disc * last[b]
+            expected[b, t] = ret
+    assert metrics["behavior/replay_return"] == pytest.approx(expected.mean().item())
+    assert make_config("tiny").behavior.replay_lam == make_config("tiny").behavior.lam
+    with pytest.raises(ValueError, match="replay_lam"):
+        make_config("tiny", replay_lam=1.5)
 
 
 def test_replay_value_loss_carries_a_final_reward_back_to_the_first_state():
