@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 import gymnasium as gym
 import numpy as np
 
+from mamba_agent.config import ENV_PRESETS
 from mamba_agent.data.spaces import make_vector_env
 
 if TYPE_CHECKING:
@@ -84,8 +85,17 @@ def resolve_env_id(env_id: str) -> str:
     try:
         gym.spec(env_id)
     except gym.error.Error as err:
-        raise ValueError(f"unknown env id {env_id!r}: {err}") from None
+        hint = _namespaced_ids(env_id)
+        did_you_mean = f" (did you mean {' or '.join(map(repr, hint))}?)" if hint else ""
+        raise ValueError(f"unknown env id {env_id!r}{did_you_mean}: {err}") from None
     return env_id
+
+
+def _namespaced_ids(env_id: str) -> list[str]:
+    """Registered or preset env ids ``"ns/<env_id>"`` for an id given without its namespace."""
+    if "/" in env_id:
+        return []
+    return sorted({i for i in (*gym.registry, *ENV_PRESETS) if i.endswith(f"/{env_id}")})
 
 
 def reference_returns_of(env_id: str, env_kwargs: dict[str, Any] | None = None) -> dict | None:

@@ -243,6 +243,7 @@ def test_resume_of_a_finished_run_and_extension(reference_run, tmp_path, capsys)
     ("args", "message"),
     [
         (["train", "--env", "meta_envs/NoSuchEnv-v0"], "unknown env id"),
+        (["train", "--env", "PointRobot-v0"], "did you mean 'meta_envs/PointRobot-v0'?"),
         (["train", "--env", ENV, "--preset", "huge"], "unknown preset"),
         (["train", "--env", ENV, "--set", "no_such_key=1"], "no_such_key"),
         (["train", "--env", ENV, "--steps", "0"], "--steps must be >= 1"),
