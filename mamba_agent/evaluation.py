@@ -72,7 +72,8 @@ def resolve_env_id(env_id: str) -> str:
     """Make ``env_id`` usable with ``gym.make``: the ``"module:Name-v0"`` form imports ``module``
     and returns the id; a namespaced id ``"ns/Name-v0"`` that is not registered yet imports the
     package ``ns`` (packages such as ``meta_envs`` register their ids when imported). Raises
-    ``ValueError`` with Gymnasium's message for an id that stays unknown."""
+    ``ValueError`` with Gymnasium's message for an id that stays unknown, naming the known
+    ``"ns/<env_id>"`` ids where the id was given without its namespace."""
     if ":" in env_id:
         module, env_id = env_id.split(":", 1)
         importlib.import_module(module)
