@@ -4,12 +4,15 @@ upper half-circle.
 Reads the per-task rows that ``python -m mamba_agent.diagnostics RUN --per-task`` prints (saved
 as ``diagnostics_per_task.txt`` in the run folders under ``results/tuning/``) and prints, for
 each angle range, how many meta-episodes found their goal in sub-episode 1 and in any
-sub-episode (for Escape Room: left the room): the coverage tables of docs/reproduce.md.
+sub-episode (for Escape Room: left the room): the coverage tables of docs/reproduce.md. With
+``--split``, also the mean return of each later sub-episode in the meta-episodes whose sub-episode 1
+found the goal and in those whose sub-episode 1 did not (where the later sub-episodes lose return).
 
     python results/arc_coverage.py results/tuning/*/diagnostics_per_task.txt
     python results/arc_coverage.py results/tuning/escape_room_cpu_seed*/diagnostics_per_task.txt \
         --edges 0 60 180
     python results/arc_coverage.py FILES --edges 0 20 40 60 80 100 120 140 160 180 --steps
+    python results/arc_coverage.py FILES --split
 """
 
 from __future__ import annotations
@@ -19,18 +22,25 @@ import math
 import re
 import sys
 from pathlib import Path
+from typing import NamedTuple
 
 ARCS = ((0.0, 45.0), (45.0, 135.0), (135.0, 180.0))
 """Default angle ranges in degrees (the last one includes its upper edge)."""
 
 _ROW = re.compile(r"^\s*\((-?[\d.]+)(?:, (-?[\d.]+))?\)\s+\S+((?:\s+\S+)+)\s*$")
-"""A per-task row: the goal (x, y) or the door angle (radians), the return, then N sub-episode
-returns and N first-reward steps."""
+"""A per-task row: the goal (x, y) or the door angle (radians), the return (not captured), then N
+sub-episode returns and N first-reward steps (group 3)."""
 
 
-Row = tuple[float, list[int | None]]
-"""A meta-episode: its goal or door angle in degrees and, per sub-episode, the step of the first
-positive reward (None: the goal was not found in that sub-episode)."""
+class Row(NamedTuple):
+    """A meta-episode of a per-task table."""
+
+    angle: float
+    """The goal or door angle in degrees."""
+    steps: list[int | None]
+    """Per sub-episode, the step of the first positive reward (None: the goal was not found)."""
+    returns: list[float]
+    """Per sub-episode, the return."""
 
 
 def read_rows(path: Path) -> list[Row]:
@@ -47,8 +57,10 @@ def read_rows(path: Path) -> list[Row]:
         fields = m[3].split()
         if len(fields) % 2:
             continue  # not a per-task row
-        steps = [None if step == "-" else int(step) for step in fields[len(fields) // 2 :]]
-        rows.append((angle, steps))
+        half = len(fields) // 2
+        steps = [None if step == "-" else int(step) for step in fields[half:]]
+        returns = [float(value) for value in fields[:half]]
+        rows.append(Row(angle, steps, returns))
     return rows
 
 
@@ -56,7 +68,10 @@ def _in_arcs(
     rows: list[Row], arcs: tuple[tuple[float, float], ...]
 ) -> list[list[list[int | None]]]:
     """The rows' first-reward steps, grouped by arc (the last arc includes its upper edge)."""
-    return [[s for a, s in rows if lo <= a < hi or a == hi == arcs[-1][1]] for lo, hi in arcs]
+    last = arcs[-1][1]
+    return [
+        [r.steps for r in rows if lo <= r.angle < hi or r.angle == hi == last] for lo, hi in arcs
+    ]
 
 
 def coverage(
@@ -83,6 +98,26 @@ def first_steps(rows: list[Row], arcs: tuple[tuple[float, float], ...] = ARCS) -
     return out
 
 
+def split_by_first(rows: list[Row]) -> list[tuple[float, int, float, int]]:
+    """Per sub-episode after the first: (mean return where sub-episode 1 found the goal, how many
+    such meta-episodes, mean return where it did not, how many); nan for an empty group."""
+
+    def mean(values: list[float]) -> float:
+        return sum(values) / len(values) if values else math.nan
+
+    found = [r for r in rows if r.steps[0] is not None]
+    missed = [r for r in rows if r.steps[0] is None]
+    return [
+        (
+            mean([r.returns[k] for r in found]),
+            len(found),
+            mean([r.returns[k] for r in missed]),
+            len(missed),
+        )
+        for k in range(1, len(rows[0].returns))
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("files", nargs="+", type=Path, help="diagnostics_per_task.txt files")
@@ -97,6 +132,12 @@ def main() -> None:
         "--steps",
         action="store_true",
         help="also print, per range, the mean step of sub-episode 1's first reward ('@ step')",
+    )
+    parser.add_argument(
+        "--split",
+        action="store_true",
+        help="also print each later sub-episode's mean return where sub-episode 1 found the goal "
+        "and where it did not",
     )
     args = parser.parse_args()
     if len(args.edges) < 2 or any(b <= a for a, b in zip(args.edges, args.edges[1:])):
@@ -114,6 +155,12 @@ def main() -> None:
             cells = [f"{c} @ {t:.0f}" for c, t in zip(cells, first_steps(rows, arcs))]
         cells = " | ".join(cells)
         print(f"{path.parent.name} | {cells}")
+        if args.split:
+            for k, (hit, n_hit, miss, n_miss) in enumerate(split_by_first(rows), start=2):
+                print(
+                    f"  sub-episode {k}: {hit:.1f} after sub-episode 1 found the goal ({n_hit}), "
+                    f"{miss:.1f} after it did not ({n_miss})"
+                )
 
 
 if __name__ == "__main__":

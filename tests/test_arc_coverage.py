@@ -72,7 +72,7 @@ def test_escape_room_rows_are_grouped_by_the_door_angle(tmp_path, capsys, monkey
     path.parent.mkdir()
     path.write_text(ESCAPE)
     rows = arc_coverage.read_rows(path)
-    assert [round(a) for a, _ in rows] == [9, 10, 90]  # radians read as degrees
+    assert [round(r.angle) for r in rows] == [9, 10, 90]  # radians read as degrees
     assert arc_coverage.coverage(rows, ((0.0, 60.0), (60.0, 180.0))) == [(1, 2, 2), (1, 1, 1)]
     monkeypatch.setattr("sys.argv", ["arc_coverage.py", str(path), "--edges", "0", "60", "180"])
     arc_coverage.main()
@@ -98,3 +98,22 @@ def test_first_steps_order_the_search(tmp_path, capsys, monkeypatch) -> None:
     monkeypatch.setattr("sys.argv", ["arc_coverage.py", str(path), "--steps"])
     arc_coverage.main()
     assert "robot | 0/1 (1) @ nan | 1/1 (1) @ 30 | 0/2 (1) @ nan" in capsys.readouterr().out
+
+
+def test_split_shows_where_later_sub_episodes_lose_return(tmp_path, capsys, monkeypatch) -> None:
+    path = tmp_path / "robot" / "diagnostics_per_task.txt"
+    path.parent.mkdir()
+    path.write_text(SAMPLE)
+    rows = arc_coverage.read_rows(path)
+    assert rows[2].returns == [70.0, 90.0, 90.0]  # the meta-episode's return is not a sub-episode's
+    # sub-episode 1 found only (0, 1)'s goal; the other three missed: (0 + 0 + 90) / 3 in sub 2
+    (hit2, n_hit, miss2, n_miss), (hit3, _, miss3, _) = arc_coverage.split_by_first(rows)
+    assert (hit2, n_hit, n_miss) == (90.0, 1, 3) and miss2 == 30.0
+    assert hit3 == 90.0 and miss3 == (0.0 + 13.0 + 90.0) / 3
+    monkeypatch.setattr("sys.argv", ["arc_coverage.py", str(path), "--split"])
+    arc_coverage.main()
+    out = capsys.readouterr().out
+    assert (
+        "sub-episode 2: 90.0 after sub-episode 1 found the goal (1), 30.0 after it did not (3)"
+        in out
+    )
