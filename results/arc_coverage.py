@@ -100,7 +100,8 @@ def first_steps(rows: list[Row], arcs: tuple[tuple[float, float], ...] = ARCS) -
 
 def split_by_first(rows: list[Row]) -> list[tuple[float, int, float, int]]:
     """Per sub-episode after the first: (mean return where sub-episode 1 found the goal, how many
-    such meta-episodes, mean return where it did not, how many); nan for an empty group."""
+    such meta-episodes, mean return where it did not, how many); nan for an empty group, [] for no
+    rows."""
 
     def mean(values: list[float]) -> float:
         return sum(values) / len(values) if values else math.nan
@@ -114,7 +115,7 @@ def split_by_first(rows: list[Row]) -> list[tuple[float, int, float, int]]:
             mean([r.returns[k] for r in missed]),
             len(missed),
         )
-        for k in range(1, len(rows[0].returns))
+        for k in range(1, len(rows[0].returns) if rows else 0)
     ]
 
 

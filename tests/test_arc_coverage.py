@@ -110,6 +110,7 @@ def test_split_shows_where_later_sub_episodes_lose_return(tmp_path, capsys, monk
     (hit2, n_hit, miss2, n_miss), (hit3, _, miss3, _) = arc_coverage.split_by_first(rows)
     assert (hit2, n_hit, n_miss) == (90.0, 1, 3) and miss2 == 30.0
     assert hit3 == 90.0 and miss3 == (0.0 + 13.0 + 90.0) / 3
+    assert arc_coverage.split_by_first([]) == []
     monkeypatch.setattr("sys.argv", ["arc_coverage.py", str(path), "--split"])
     arc_coverage.main()
     out = capsys.readouterr().out
