@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -51,3 +52,11 @@ def test_kept_run_has_readable_evaluations(manifest: Path):
     assert run.read_manifest()["env_id"].startswith("meta_envs/")
     rows = run.read_eval()
     assert rows and all("timesteps" in r and "return_mean" in r for r in rows)
+
+
+TRAIN_LOGS = sorted((ROOT / "results").glob("**/train.log"))
+
+
+@pytest.mark.parametrize("log", TRAIN_LOGS, ids=lambda p: str(p.parent.relative_to(ROOT)))
+def test_kept_train_log_names_no_machine_run_dir(log: Path):
+    assert re.findall(r"(?:--resume|--run-dir)\s+/\S*", log.read_text()) == []
