@@ -16,6 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 MANIFESTS = sorted((ROOT / "results").glob("**/manifest.json")) + sorted(
     (ROOT / "models").glob("*/manifest.json")
 )
+TRAIN_LOGS = sorted((ROOT / "results").glob("**/train.log"))
 
 
 def absolute_paths(value: Any) -> list[str]:
@@ -52,9 +53,6 @@ def test_kept_run_has_readable_evaluations(manifest: Path):
     assert run.read_manifest()["env_id"].startswith("meta_envs/")
     rows = run.read_eval()
     assert rows and all("timesteps" in r and "return_mean" in r for r in rows)
-
-
-TRAIN_LOGS = sorted((ROOT / "results").glob("**/train.log"))
 
 
 @pytest.mark.parametrize("log", TRAIN_LOGS, ids=lambda p: str(p.parent.relative_to(ROOT)))
