@@ -55,6 +55,14 @@ def load_agent(
     return model, resolve_env_id(env_id), kwargs, manifest
 
 
+def method_name(model: Any) -> str:
+    """How tables name a loaded agent: "MAMBA", "Dreamer-Vanilla" (MAMBA with ``dreamer_vanilla``)
+    or "RL²"."""
+    if not isinstance(model, MAMBA):
+        return "RL²"
+    return "Dreamer-Vanilla" if model.config.replay.dreamer_vanilla else "MAMBA"
+
+
 def _fmt(mean: float, std: float | None = None) -> str:
     return f"{mean:.2f}" if std is None else f"{mean:.2f} ± {std:.2f}"
 
@@ -87,7 +95,7 @@ def eval_command(args: argparse.Namespace) -> None:
         table.add_column(f"sub-ep. {k + 1}", justify="right")
     table.add_column("normalised", justify="right")
     score = result.normalized_score
-    name = "MAMBA" if isinstance(model, MAMBA) else "RL²"
+    name = method_name(model)
     row = [name + (" (stochastic)" if args.stochastic else ""), _fmt(result.mean, result.std)]
     row += [_fmt(float(subs[:, k].mean()), float(subs[:, k].std())) for k in range(n_sub)]
     table.add_row(*row, "—" if score is None else f"{score:.3f}")

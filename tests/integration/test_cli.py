@@ -378,6 +378,19 @@ def test_console_script_is_installed():
     assert result.stdout.startswith("mamba-agent ")
 
 
+def test_eval_names_the_method_of_the_model(tmp_path, capsys):
+    import meta_envs  # noqa: F401  (registers the ids for MAMBA(ENV))
+
+    kwargs = dict(kv.split("=") for kv in ENV_KWARGS)
+    env_kwargs = {k: int(v) for k, v in kwargs.items()}
+    model = MAMBA(ENV, preset="tiny", device="cpu", seed=0, env_kwargs=env_kwargs,
+                  dreamer_vanilla=True)  # fmt: skip
+    path = model.save(tmp_path / "dreamer_vanilla")
+    assert main(["eval", str(path), "--episodes", "1", "--stochastic"]) == 0
+    out = capsys.readouterr().out
+    assert "Dreamer-Vanilla (stochastic)" in out and "MAMBA" not in out
+
+
 def test_numbers_in_eval_csv_are_the_model_evaluated_again(reference_run):
     """The last eval.csv row is reproducible from model.zip with the library's evaluation."""
     from mamba_agent.evaluation import evaluate_meta_episodes
