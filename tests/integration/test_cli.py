@@ -25,7 +25,8 @@ from mamba_agent.persistence import safe_torch_load
 ROOT = Path(__file__).resolve().parents[2]
 ENV = "meta_envs/PointRobot-v0"
 # 20-step meta-episodes (2 sub-episodes of 10), 2 envs: one collection = 40 env steps
-ENV_KWARGS = ["num_sub_episodes=2", "sub_episode_length=10"]
+ENV_KWARGS_DICT = {"num_sub_episodes": 2, "sub_episode_length": 10}
+ENV_KWARGS = [f"{k}={v}" for k, v in ENV_KWARGS_DICT.items()]
 STEPS = 480
 TRAIN_ARGS = [
     "train", "--env", ENV, "--env-kwargs", *ENV_KWARGS, "--preset", "tiny", "--steps", str(STEPS),
@@ -381,9 +382,7 @@ def test_console_script_is_installed():
 def test_eval_names_the_method_of_the_model(tmp_path, capsys):
     import meta_envs  # noqa: F401  (registers the ids for MAMBA(ENV))
 
-    kwargs = dict(kv.split("=") for kv in ENV_KWARGS)
-    env_kwargs = {k: int(v) for k, v in kwargs.items()}
-    model = MAMBA(ENV, preset="tiny", device="cpu", seed=0, env_kwargs=env_kwargs,
+    model = MAMBA(ENV, preset="tiny", device="cpu", seed=0, env_kwargs=ENV_KWARGS_DICT,
                   dreamer_vanilla=True)  # fmt: skip
     path = model.save(tmp_path / "dreamer_vanilla")
     assert main(["eval", str(path), "--episodes", "1", "--stochastic"]) == 0
