@@ -75,8 +75,8 @@ def test_config_overrides_and_presets():
         cfg = make_config(name)
         assert cfg.behavior.ac_eps == 1e-5 and cfg.replay.replay_recency == 0.0
         assert not cfg.world_model.reward_from_deter and cfg.world_model.gru_chrono == 0
-    two_d = ("point_robot_cpu", "point_robot_wind_cpu", "escape_room_cpu", "rooms_cpu")
-    for name in two_d:  # the 2D envs' recipe: horizon 2 and the measured memory settings
+    env_cpu = [f"{paper}_cpu" for paper in ENV_PRESETS.values()]
+    for name in env_cpu:  # the CPU recipe: horizon 2 and the measured memory settings
         cfg = make_config(name)
         assert cfg.behavior.imag_horizon == 2
         assert cfg.world_model.reward_from_deter and cfg.world_model.gru_chrono == 300
@@ -86,9 +86,8 @@ def test_config_overrides_and_presets():
 @pytest.mark.parametrize("env_id", sorted(ENV_PRESETS))
 def test_auto_preset_on_cpu_is_a_cpu_variant_for_every_known_env(env_id):
     """preset="auto" on the CPU gives every env of ENV_PRESETS its ``<env>_cpu`` preset: the
-    ``cpu`` sizes, the env's own imagination horizon, a horizon schedule exactly where the
-    paper-scale preset has one (scaled down for CPU budgets), and possibly the 2D envs' recipe
-    (imagination horizon 2 and the memory settings)."""
+    ``cpu`` sizes, the CPU recipe (imagination horizon 2 and the memory settings), and a horizon
+    schedule exactly where the paper-scale preset has one (scaled down for CPU budgets)."""
     paper = ENV_PRESETS[env_id]
     assert preset_for_env(env_id) == paper
     name = preset_for_env(env_id, cpu=True)
@@ -98,8 +97,7 @@ def test_auto_preset_on_cpu_is_a_cpu_variant_for_every_known_env(env_id):
     memory = {"reward_from_deter": False, "gru_chrono": 0}
     assert dataclasses.replace(cfg.world_model, **memory) == cpu.world_model
     assert cfg.train == cpu.train and cfg.replay.batch_size == cpu.replay.batch_size
-    with_recipe = cfg.world_model.reward_from_deter  # the 2D envs: horizon 2 with the settings
-    assert cfg.behavior.imag_horizon == (2 if with_recipe else paper_cfg.behavior.imag_horizon)
+    assert cfg.world_model.reward_from_deter and cfg.behavior.imag_horizon == 2
     assert cfg.behavior.imag_starts == cpu.behavior.imag_starts
     has_schedule = paper_cfg.replay.horizon_steps > 0
     assert (cfg.replay.horizon_steps > 0) == has_schedule
