@@ -1,9 +1,10 @@
 """``python -m meta_envs.policies [-n M] [--write | --shipped] [ids...]``: the reference returns.
 
-Computes and prints, for every id, the mean meta-episode return of the random, explorer and oracle
+Computes and prints, for every id and every argument set the shipped table covers (the defaults,
+and Reacher-N with one goal), the mean meta-episode return of the random, explorer and oracle
 policies with its standard error and the mean return of each sub-episode, over ``M`` meta-episodes
 (default: the shipped table's count, 10,000 for the 2D envs and 1,000 for Reacher-N): minutes per
-id. ``--shipped`` prints the table shipped with the package instead, at once; ``--write`` stores
+row. ``--shipped`` prints the table shipped with the package instead, at once; ``--write`` stores
 what it computes in that table.
 """
 
@@ -15,8 +16,10 @@ import sys
 import meta_envs
 from meta_envs.policies.reference import (
     format_row,
+    shipped_arguments,
     shipped_meta_episodes,
     shipped_row,
+    table_key,
     table_row,
     write_table,
 )
@@ -49,23 +52,27 @@ def main(argv: list[str] | None = None) -> None:
         if args.num_meta_episodes is not None:
             parser.error("--shipped prints the stored table; -n applies to computing only")
         for env_id in env_ids:
-            try:
-                print(format_row(env_id, shipped_row(env_id)))
-            except KeyError as err:
-                parser.error(str(err.args[0]))
+            for env_kwargs in shipped_arguments(env_id):
+                try:
+                    row = shipped_row(env_id, **env_kwargs)
+                except KeyError as err:
+                    parser.error(str(err.args[0]))
+                print(format_row(table_key(env_id, **env_kwargs), row))
         return
     for env_id in env_ids:
         count = args.num_meta_episodes or shipped_meta_episodes(env_id)
         print(
-            f"computing {env_id}: {count} meta-episodes per policy (minutes; --shipped prints the"
-            " stored table at once)",
+            f"computing {env_id} ({len(shipped_arguments(env_id))} argument set(s)): {count}"
+            " meta-episodes per policy (minutes; --shipped prints the stored table at once)",
             file=sys.stderr,
             flush=True,
         )
         if args.write:
             write_table([env_id], args.num_meta_episodes)
-        else:
-            print(format_row(env_id, table_row(env_id, args.num_meta_episodes)), flush=True)
+            continue
+        for env_kwargs in shipped_arguments(env_id):
+            row = table_row(env_id, args.num_meta_episodes, **env_kwargs)
+            print(format_row(table_key(env_id, **env_kwargs), row), flush=True)
 
 
 if __name__ == "__main__":

@@ -1,15 +1,17 @@
 """Reference returns (random / explorer / oracle) and the normalised score.
 
-For default arguments the returns come from the table shipped with the package
+For default arguments, and for the few other argument sets of :data:`SHIPPED_VARIANTS` (Reacher-N
+with one goal), the returns come from the table shipped with the package
 (``reference_returns.json``, written by ``python -m meta_envs.policies --write``): each is the mean
 meta-episode return over ``reset(seed=m)``, ``m = 0..M-1``, with ``M = 10,000`` for the 2D envs and
 ``M = 1,000`` for Reacher-N (:data:`SHIPPED_META_EPISODES`), or exactly over every task for the
 deterministic policies where the env's task set is small and finite
 (``env.unwrapped.finite_tasks()``, as for Rooms-N). The table also stores each mean's standard
 error, the mean return of every sub-episode over the same meta-episodes, and the means over the
-first :data:`CHECK_META_EPISODES` meta-episodes (which the test suite recomputes quickly). For
-other arguments the returns are computed on first use over ``M = 200`` meta-episodes
-(:data:`NUM_META_EPISODES`) and cached in memory.
+first :data:`CHECK_META_EPISODES` meta-episodes (which the test suite recomputes quickly). Its keys
+are the ids for default arguments and ``"<id> k=v ..."`` (the arguments that differ from the
+defaults, :func:`table_key`) for the variants. For other arguments the returns are computed on
+first use over ``M = 200`` meta-episodes (:data:`NUM_META_EPISODES`) and cached in memory.
 """
 
 from __future__ import annotations
@@ -32,6 +34,9 @@ NUM_META_EPISODES = 200
 SHIPPED_META_EPISODES = 10_000
 #: Fewer for the ids whose steps are slow (MuJoCo).
 SHIPPED_META_EPISODES_BY_ID = {"meta_envs/ReacherN-v0": 1_000}
+#: Argument sets beyond the defaults that the shipped table covers too: Reacher-N with one goal,
+#: the paper's headline setting (and the learning results' Reacher run).
+SHIPPED_VARIANTS: dict[str, tuple[dict[str, Any], ...]] = {"meta_envs/ReacherN-v0": ({"n": 1},)}
 #: The shipped table also stores the means over this many first meta-episodes (a quick check).
 CHECK_META_EPISODES = 100
 SEED = 0
@@ -41,6 +46,36 @@ _TABLE_FILE = "reference_returns.json"
 def _canonical_kwargs(env_id: str, env_kwargs: dict[str, Any]) -> tuple[gym.Env, dict[str, Any]]:
     env = gym.make(env_id, **env_kwargs)
     return env, dict(env.unwrapped.reference_kwargs())
+
+
+@functools.cache
+def _default_kwargs(env_id: str) -> dict[str, Any]:
+    env, canonical = _canonical_kwargs(env_id, {})
+    env.close()
+    return canonical
+
+
+def _key(env_id: str, canonical: dict[str, Any]) -> str:
+    defaults = _default_kwargs(env_id)
+    changed = [f"{k}={v!r}" for k, v in sorted(canonical.items()) if defaults.get(k) != v]
+    return " ".join([env_id, *changed])
+
+
+def table_key(env_id: str, **env_kwargs: Any) -> str:
+    """The shipped table's key for ``env_id`` made with ``env_kwargs``: the id for default
+    arguments, else the id and the arguments that differ from the defaults, e.g.
+    ``"meta_envs/ReacherN-v0 n=1"``."""
+    if not env_kwargs:
+        return env_id
+    env, canonical = _canonical_kwargs(env_id, env_kwargs)
+    env.close()
+    return _key(env_id, canonical)
+
+
+def shipped_arguments(env_id: str) -> list[dict[str, Any]]:
+    """The argument sets of ``env_id`` that the shipped table covers: the defaults (``{}``) and
+    those of :data:`SHIPPED_VARIANTS`."""
+    return [{}, *SHIPPED_VARIANTS.get(env_id, ())]
 
 
 @functools.cache
@@ -103,7 +138,7 @@ def reference_returns(env_id: str, **env_kwargs: Any) -> dict[str, float]:
     """
     env, canonical = _canonical_kwargs(env_id, env_kwargs)
     env.close()
-    row = _shipped_table().get(env_id)
+    row = _shipped_table().get(_key(env_id, canonical))
     if row is not None and row["kwargs"] == canonical:
         return {kind: float(row[kind]) for kind in POLICY_KINDS}
     return dict(_cached(env_id, tuple(sorted(canonical.items()))))
@@ -120,23 +155,27 @@ def shipped_meta_episodes(env_id: str) -> int:
     return SHIPPED_META_EPISODES_BY_ID.get(env_id, SHIPPED_META_EPISODES)
 
 
-def shipped_row(env_id: str) -> dict[str, Any]:
-    """The row of ``env_id`` in the table shipped with the package (default arguments), as
-    :func:`table_row` computes it; ``KeyError`` if the table has no row for ``env_id``."""
+def shipped_row(env_id: str, **env_kwargs: Any) -> dict[str, Any]:
+    """The row of ``env_id`` made with ``env_kwargs`` (default: none) in the table shipped with
+    the package, as :func:`table_row` computes it; ``KeyError`` if the table has no such row."""
     table = _shipped_table()
-    if env_id not in table:
-        raise KeyError(f"the shipped table has no row for {env_id!r}; it holds {sorted(table)}")
-    return table[env_id]
+    key = table_key(env_id, **env_kwargs)
+    if key not in table:
+        raise KeyError(f"the shipped table has no row for {key!r}; it holds {sorted(table)}")
+    return table[key]
 
 
-def table_row(env_id: str, num_meta_episodes: int | None = None) -> dict[str, Any]:
-    """The shipped-table row of ``env_id`` (default arguments), computed now."""
+def table_row(
+    env_id: str, num_meta_episodes: int | None = None, **env_kwargs: Any
+) -> dict[str, Any]:
+    """The shipped-table row of ``env_id`` made with ``env_kwargs`` (default: none), computed
+    now."""
     count = shipped_meta_episodes(env_id) if num_meta_episodes is None else num_meta_episodes
-    env, canonical = _canonical_kwargs(env_id, {})
+    env, canonical = _canonical_kwargs(env_id, env_kwargs)
     tasks = env.unwrapped.finite_tasks()
     env.close()
-    results = evaluate_reference_policies(env_id, count)
-    check = compute_reference_returns(env_id, CHECK_META_EPISODES)
+    results = evaluate_reference_policies(env_id, count, **env_kwargs)
+    check = compute_reference_returns(env_id, CHECK_META_EPISODES, **env_kwargs)
     return {
         "kwargs": canonical,
         **{kind: result.mean_return for kind, result in results.items()},
@@ -155,9 +194,10 @@ def table_row(env_id: str, num_meta_episodes: int | None = None) -> dict[str, An
     }
 
 
-def format_row(env_id: str, row: dict[str, Any]) -> str:
-    """A readable summary of a table row: mean +- standard error and the sub-episode means."""
-    lines = [f"{env_id} ({row['num_meta_episodes']} meta-episodes, seed {row['seed']})"]
+def format_row(key: str, row: dict[str, Any]) -> str:
+    """A readable summary of a table row (under its :func:`table_key`): mean +- standard error
+    and the sub-episode means."""
+    lines = [f"{key} ({row['num_meta_episodes']} meta-episodes, seed {row['seed']})"]
     for kind in POLICY_KINDS:
         sub = " / ".join(f"{x:.2f}" for x in row["sub_episode_returns"][kind])
         exact = row["exact_over_tasks"] is not None and kind != "random"
@@ -171,12 +211,17 @@ def format_row(env_id: str, row: dict[str, Any]) -> str:
 
 
 def write_table(env_ids: list[str], num_meta_episodes: int | None = None) -> None:
-    """Compute the reference returns of ``env_ids`` for default arguments and store them in the
-    table shipped with the package (``num_meta_episodes`` overrides the shipped counts)."""
+    """Compute the reference returns of ``env_ids`` for every argument set the table covers
+    (:func:`shipped_arguments`) and store them in the table shipped with the package, one row at
+    a time (``num_meta_episodes`` overrides the shipped counts)."""
     path = Path(__file__).with_name(_TABLE_FILE)
     for env_id in env_ids:
-        row = table_row(env_id, num_meta_episodes)
-        table = json.loads(path.read_text()) if path.exists() else {}
-        table[env_id] = row
-        path.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
-        print(format_row(env_id, row), flush=True)
+        for env_kwargs in shipped_arguments(env_id):
+            key, row = (
+                table_key(env_id, **env_kwargs),
+                table_row(env_id, num_meta_episodes, **env_kwargs),
+            )
+            table = json.loads(path.read_text()) if path.exists() else {}
+            table[key] = row
+            path.write_text(json.dumps(table, indent=2, sort_keys=True) + "\n")
+            print(format_row(key, row), flush=True)

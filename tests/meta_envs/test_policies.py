@@ -9,9 +9,13 @@ import pytest
 import meta_envs
 from meta_envs.policies import POLICY_KINDS, reference
 from meta_envs.policies.reference import (
+    SHIPPED_VARIANTS,
     _shipped_table,
     compute_reference_returns,
+    shipped_arguments,
     shipped_meta_episodes,
+    shipped_row,
+    table_key,
     table_row,
 )
 from tests.meta_envs.conftest import ENV_IDS
@@ -185,20 +189,26 @@ def test_policy_objects_are_callables() -> None:
 
 #: Reacher-N's rows take long to recompute (MuJoCo steps): its quick check is slow too.
 SLOW_TABLE_IDS = {"meta_envs/ReacherN-v0"}
+#: Every row of the shipped table: (id, arguments), the defaults and the variants.
+TABLE_ROWS = [(env_id, kwargs) for env_id in ENV_IDS for kwargs in shipped_arguments(env_id)]
 
 
-@pytest.mark.parametrize(
-    "env_id",
-    [pytest.param(i, marks=pytest.mark.slow) if i in SLOW_TABLE_IDS else i for i in ENV_IDS],
-)
-def test_shipped_reference_table_check_is_reproducible(env_id: str) -> None:
+def _row_params(rows: list[tuple[str, dict]], slow: set[str]) -> list:
+    return [
+        pytest.param(i, kw, id=table_key(i, **kw), marks=[pytest.mark.slow] if i in slow else [])
+        for i, kw in rows
+    ]
+
+
+@pytest.mark.parametrize(("env_id", "kwargs"), _row_params(TABLE_ROWS, SLOW_TABLE_IDS))
+def test_shipped_reference_table_check_is_reproducible(env_id: str, kwargs: dict) -> None:
     """The shipped row's quick check (the first 100 meta-episodes) is what the code gives now."""
-    row = _shipped_table()[env_id]
+    row = shipped_row(env_id, **kwargs)
     check = row["check"]
-    got = compute_reference_returns(env_id, check["num_meta_episodes"])
+    got = compute_reference_returns(env_id, check["num_meta_episodes"], **kwargs)
     assert got == pytest.approx({k: check[k] for k in POLICY_KINDS}, rel=1e-9, abs=1e-9)
-    shipped = meta_envs.reference_returns(env_id)
-    assert gym.make(env_id).unwrapped.reference_returns == shipped
+    shipped = meta_envs.reference_returns(env_id, **kwargs)
+    assert gym.make(env_id, **kwargs).unwrapped.reference_returns == shipped
     assert shipped["random"] < shipped["explorer"] <= shipped["oracle"] + 1e-9
     for kind in POLICY_KINDS:
         # The sub-episode means come from the same meta-episodes as the total.
@@ -210,10 +220,10 @@ def test_shipped_reference_table_check_is_reproducible(env_id: str) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("env_id", ENV_IDS)
-def test_shipped_reference_table_is_reproducible(env_id: str) -> None:
+@pytest.mark.parametrize(("env_id", "kwargs"), _row_params(TABLE_ROWS, set()))
+def test_shipped_reference_table_is_reproducible(env_id: str, kwargs: dict) -> None:
     """The whole shipped row (up to 10,000 meta-episodes per policy) recomputed."""
-    shipped, row = _shipped_table()[env_id], table_row(env_id)
+    shipped, row = shipped_row(env_id, **kwargs), table_row(env_id, **kwargs)
     assert shipped.keys() == row.keys()
     for key, value in row.items():
         if isinstance(value, dict) and key != "kwargs":
@@ -239,8 +249,9 @@ def test_command_prints_the_shipped_table_without_computing(
     monkeypatch.setattr(command, "write_table", no_computing)
     command.main(["--shipped"])
     out = capsys.readouterr().out
-    for env_id, row in _shipped_table().items():
-        assert f"{env_id} ({row['num_meta_episodes']} meta-episodes" in out
+    assert len(_shipped_table()) == len(TABLE_ROWS)  # the table holds exactly the rows it covers
+    for key, row in _shipped_table().items():
+        assert f"{key} ({row['num_meta_episodes']} meta-episodes" in out
         for kind in POLICY_KINDS:
             assert f"{row[kind]:9.3f}" in out
 
@@ -288,9 +299,30 @@ def test_reference_returns_for_other_arguments_are_computed_and_cached(
     assert first["oracle"] == pytest.approx(expected.mean_return)
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
-def test_every_id_has_a_shipped_row(env_id: str) -> None:
-    """The shipped table covers the default arguments of every id (no silent recomputation)."""
-    row = _shipped_table()[env_id]
-    assert row["kwargs"] == gym.make(env_id).unwrapped.reference_kwargs()
+@pytest.mark.parametrize(("env_id", "kwargs"), _row_params(TABLE_ROWS, set()))
+def test_every_shipped_argument_set_has_a_row(
+    env_id: str, kwargs: dict, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The shipped table covers the default arguments of every id and the variants (Reacher-N with
+    one goal): reference_returns reads the row and computes nothing."""
+    row = shipped_row(env_id, **kwargs)
+    assert row["kwargs"] == gym.make(env_id, **kwargs).unwrapped.reference_kwargs()
     assert row["random"] < row["explorer"] <= row["oracle"]
+
+    def no_computing(*args, **kwargs):
+        raise AssertionError("a shipped row must not be computed")
+
+    monkeypatch.setattr(reference, "compute_reference_returns", no_computing)
+    reference._cached.cache_clear()
+    assert meta_envs.reference_returns(env_id, **kwargs) == {k: row[k] for k in POLICY_KINDS}
+
+
+def test_table_keys_name_the_arguments_that_differ_from_the_defaults() -> None:
+    reacher = "meta_envs/ReacherN-v0"
+    assert SHIPPED_VARIANTS[reacher] == ({"n": 1},)
+    assert table_key(reacher) == reacher
+    assert table_key(reacher, n=2, sub_episode_length=300) == reacher  # the defaults, spelt out
+    assert table_key(reacher, n=1) == f"{reacher} n=1"
+    assert table_key(reacher, sub_episode_length=50, n=1) == f"{reacher} n=1 sub_episode_length=50"
+    with pytest.raises(KeyError, match="no row for 'meta_envs/ReacherN-v0 n=3'"):
+        shipped_row(reacher, n=3)
